@@ -1,0 +1,3 @@
+/* The function an interposer wraps. */
+int next_probe(void);
+int next_probe(void) { return 41; }

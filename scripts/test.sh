@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every check CI runs: typecheck, lint, then the node:test suites through the tsx loader.
+# Node 20's `--test` does not expand globs itself, so bash does (globstar).
+set -euo pipefail
+shopt -s globstar nullglob
+
+cd "$(dirname "$0")/.."
+
+echo '> typecheck'
+npm run -s typecheck
+
+echo '> lint'
+npm run -s lint
+
+files=(src/**/*.test.ts test/**/*.test.ts)
+if ((${#files[@]} == 0)); then
+  echo 'scripts/test.sh: no test files found under src/ or test/' >&2
+  exit 1
+fi
+
+echo "> node --test (${#files[@]} files)"
+node --import tsx --test --test-reporter=spec --test-concurrency=2 "${files[@]}"

@@ -1,0 +1,10 @@
+import type { Command } from '@commander-js/extra-typings';
+
+/**
+ * Adds one subcommand, with its options and action, to the root `tessera` program.
+ * A factory must not parse arguments or start work itself; commander calls the action.
+ */
+export type CommandFactory = (program: Command) => void;
+
+/** Every subcommand of `tessera`, in the order `tessera --help` lists them. */
+export const commands: readonly CommandFactory[] = [];

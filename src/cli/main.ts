@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/**
+ * Entry point of the `tessera` command. Subcommands live in `./commands/` and are registered
+ * from the list in `./commands/index.ts`; this file only builds the root program and parses.
+ */
+import { createRequire } from 'node:module';
+
+import { Command } from '@commander-js/extra-typings';
+
+import { commands } from './commands/index.js';
+
+/**
+ * The package version. `package.json` sits two levels above both `src/cli/main.ts` (run through
+ * tsx) and `dist/cli/main.js` (built), so one relative path serves both.
+ */
+function packageVersion(): string {
+  const pkg: unknown = createRequire(import.meta.url)('../../package.json');
+  if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') {
+    return pkg.version;
+  }
+  throw new Error("package.json has no string 'version' field");
+}
+
+const program = new Command()
+  .name('tessera')
+  .description('Kubernetes GPU sharing, wire-compatible with HAMi.')
+  .version(packageVersion());
+
+for (const register of commands) {
+  register(program);
+}
+
+// Commander reports "unknown command 'x'" (exit 1) only once at least one subcommand exists; with
+// none it would say "too many arguments" instead. Keep the same message in both cases.
+if (program.commands.length === 0) {
+  program.on('command:*', (operands: string[]) => {
+    program.error(`error: unknown command '${operands[0] ?? ''}'`, {
+      code: 'commander.unknownCommand',
+    });
+  });
+}
+
+await program.parseAsync();
