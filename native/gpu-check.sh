@@ -11,4 +11,4 @@ make -s clean >/dev/null
 make -s VARIANT=release lib
 mkdir -p build/gpu
 nvcc -O2 -o build/gpu/launch_bench gpu/launch_bench.cu
-exec python3 gpu/check.py
+exec python3 gpu/check.py "$@"

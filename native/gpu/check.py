@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,6 +25,35 @@ MIB_4G = 4096.0
 
 results = {"checks": [], "runs": []}
 rows = []
+
+
+class ClockSampler:
+    """SM clock and power draw from nvidia-smi every 100 ms, to read off what each run ran at."""
+
+    def __init__(self):
+        self.samples = []
+        self.proc = subprocess.Popen(
+            ["nvidia-smi", "--query-gpu=clocks.sm,power.draw", "--format=csv,noheader,nounits", "-lms", "100"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                clock, power = (float(x) for x in line.split(","))
+                self.samples.append((time.time(), clock, power))
+            except ValueError:
+                pass
+
+    def between(self, t0, t1):
+        window = [(c, p) for t, c, p in self.samples if t0 <= t <= t1]
+        if not window:
+            return None
+        return {"sm_clock_mhz": statistics.mean(c for c, _ in window),
+                "power_w": statistics.mean(p for _, p in window)}
+
+
+sampler = None
 
 
 def save():
@@ -54,11 +84,17 @@ def finish(proc, label, timeout=180):
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
+    ended = time.time()
     record = {"label": label, "status": proc.returncode, "stderr_tail": err[-2000:]}
     try:
         record.update(json.loads(out.strip().splitlines()[-1]))
     except (IndexError, ValueError):
         record["stdout_tail"] = out[-2000:]
+    if sampler and "seconds" in record:
+        # The timed loop ended just before the process printed and exited.
+        load = sampler.between(ended - 0.5 - record["seconds"], ended - 0.5)
+        if load:
+            record.update(load)
     results["runs"].append(record)
     save()
     print(f"  {label}: {json.dumps({k: v for k, v in record.items() if k != 'stderr_tail'})}", flush=True)
@@ -74,6 +110,13 @@ def workload(args, label, limits=None, preload=True):
 def check(name, target, measured, ok):
     results["checks"].append({"check": name, "target": target, "measured": measured, "pass": bool(ok)})
     rows.append((name, target, measured, "yes" if ok else "NO"))
+    save()
+
+
+def note(name, measured):
+    """A measurement reported for understanding, with no target of its own."""
+    results.setdefault("notes", []).append({"note": name, "measured": measured})
+    rows.append((name, "(information)", measured, "-"))
     save()
 
 
@@ -93,13 +136,29 @@ def memory_checks():
               abs(at_oom - MIB_4G) <= 0.01 * MIB_4G and r.get("error") == "OutOfMemoryError")
 
 
+def clock_note(run, base_run):
+    """Throughput scaled back to the unlimited run's SM clock: the share of GPU time the run had."""
+    if "sm_clock_mhz" not in run or "sm_clock_mhz" not in base_run:
+        return ""
+    return f", at {run['sm_clock_mhz']:.0f} vs {base_run['sm_clock_mhz']:.0f} MHz"
+
+
 def compute_checks():
-    base = workload(["matmul"], "matmul without the library", preload=False)["per_second"]
+    base_run = workload(["matmul"], "matmul without the library", preload=False)
+    base = base_run["per_second"]
     for share in (25, 50):
         r = workload(["matmul"], f"matmul at {share}%", {"CUDA_DEVICE_SM_LIMIT": str(share)})
         ratio = 100 * r.get("per_second", 0) / base
-        check(f"bf16 matmul at CUDA_DEVICE_SM_LIMIT={share}", f"{share}% ± 5 of unlimited", f"{ratio:.1f}%",
-              abs(ratio - share) <= 5)
+        check(f"bf16 matmul at CUDA_DEVICE_SM_LIMIT={share}", f"{share}% ± 5 of unlimited",
+              f"{ratio:.1f}%{clock_note(r, base_run)}", abs(ratio - share) <= 5)
+        if "sm_clock_mhz" in r and "sm_clock_mhz" in base_run:
+            time_share = ratio * base_run["sm_clock_mhz"] / r["sm_clock_mhz"]
+            check(f"  GPU time at CUDA_DEVICE_SM_LIMIT={share} (throughput at equal clocks)", f"{share}% ± 5",
+                  f"{time_share:.1f}%", abs(time_share - share) <= 5)
+    r = workload(["matmul"], "matmul at 50%, 100 ms quantum",
+                 {"CUDA_DEVICE_SM_LIMIT": "50", "TESSERA_SM_QUANTUM_MS": "100"})
+    note("bf16 matmul at 50% with TESSERA_SM_QUANTUM_MS=100",
+         f"{100 * r.get('per_second', 0) / base:.1f}%{clock_note(r, base_run)}")
     gbase = workload(["matmul", "--graph"], "graph replay without the library", preload=False)["per_second"]
     r = workload(["matmul", "--graph"], "graph replay at 25%", {"CUDA_DEVICE_SM_LIMIT": "25"})
     ratio = 100 * r.get("per_second", 0) / gbase
@@ -132,9 +191,11 @@ def overhead_checks():
              lambda: workload(["matmul", "--seconds", "3"], "matmul baseline", preload=False)["per_second"],
              lambda: workload(["matmul", "--seconds", "3"], "matmul with library", not_binding)["per_second"],
              3, 1)
-    bench = lambda pre: finish(start([BENCH, "200000"], not_binding, preload=pre),  # noqa: E731
+    bench = lambda pre: finish(start([BENCH, "500000"], not_binding, preload=pre),  # noqa: E731
                                f"tiny kernel launches {'with' if pre else 'without'} library")["per_second"]
-    overhead("launch-bound tiny kernels (CUDA runtime)", lambda: bench(False), lambda: bench(True), 5, 3)
+    bench(False)  # warm-up: the first launch-bound run of a fresh machine is slower
+    overhead("launch-bound tiny kernels (CUDA runtime)", lambda: bench(False), lambda: bench(True), 7, 3)
+    workload(["tiny", "--seconds", "2"], "torch tiny warm-up", preload=False)
     overhead("launch-bound tiny kernels (PyTorch)",
              lambda: workload(["tiny", "--seconds", "2"], "torch tiny baseline", preload=False)["per_second"],
              lambda: workload(["tiny", "--seconds", "2"], "torch tiny with library", not_binding)["per_second"],
@@ -150,8 +211,17 @@ def nvidia_smi_check():
 
 
 def main():
+    global sampler
     print(f"library: {LIB}", flush=True)
-    for step in (memory_checks, compute_checks, overhead_checks, nvidia_smi_check):
+    sampler = ClockSampler()
+    steps = {"memory": memory_checks, "compute": compute_checks, "overhead": overhead_checks,
+             "nvidia-smi": nvidia_smi_check}
+    chosen = sys.argv[1:] or list(steps)
+    unknown = [name for name in chosen if name not in steps]
+    if unknown:
+        print(f"unknown step(s) {unknown}; choose from {list(steps)}", file=sys.stderr)
+        return 2
+    for step in (steps[name] for name in chosen):
         try:
             step()
         except Exception as error:  # keep going: the other checks still tell something
