@@ -17,7 +17,7 @@
 
 #define BOARD_MAGIC 0x54534242u /* "TSBB" */
 #define BOARD_ENTRIES 64
-#define STALE_NS 5000000000ULL
+#define STALE_NS 2000000000ULL /* active processes refresh their entry far more often than this */
 
 typedef struct {
     uint64_t token; /* 0 = free */
@@ -195,8 +195,11 @@ int board_turn_acquire(int dev, uint64_t token, uint64_t wait_ns) {
 
 void board_turn_heartbeat(int dev, uint64_t token, uint64_t now_ns) {
     board_t *b = board_for(dev);
-    if (b && __atomic_load_n(&b->turn_token, __ATOMIC_RELAXED) == token)
+    if (!b) return;
+    if (__atomic_load_n(&b->turn_token, __ATOMIC_RELAXED) == token)
         __atomic_store_n(&b->turn_heartbeat, now_ns, __ATOMIC_RELEASE);
+    int i = g_dev[dev].mine;
+    if (i >= 0) __atomic_store_n(&b->entries[i].last_active_ns, now_ns, __ATOMIC_RELEASE);
 }
 
 void board_turn_release(int dev, uint64_t token) {

@@ -35,7 +35,10 @@ void tessera_sleep_ns(uint64_t ns) {
     }
 }
 
-static void at_exit(void) { tessera_region_release_slot(); }
+static void at_exit(void) {
+    tessera_limiter_at_exit();
+    tessera_region_release_slot();
+}
 
 static void do_init(void) {
     tessera_log_init();

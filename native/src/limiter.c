@@ -58,6 +58,13 @@ void tessera_limiter_after_fork(void) {
     board_after_fork();
 }
 
+void tessera_limiter_at_exit(void) {
+    /* A batch still open at exit must not hold the device turn, nor look active to others. */
+    for (int i = 0; i < MAX_CONTEXTS; i++)
+        if (g_ctx[i].ctx && g_ctx[i].has_turn) board_turn_release(g_ctx[i].dev, g_ctx[i].turn_token);
+    board_release();
+}
+
 static int switch_on(void) {
     switch (tessera_core_policy()) {
     case CORE_POLICY_FORCE: return 1;

@@ -33,6 +33,9 @@ void tessera_note_device(int dev);
 void tessera_memory_after_fork(void);
 void tessera_limiter_after_fork(void);
 
+/* At exit: hand back the device turn and the board entries. */
+void tessera_limiter_at_exit(void);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t tessera_now_ns(void);
 /* Same, from the coarse (tick-resolution, cheaper) clock. */

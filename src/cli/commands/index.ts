@@ -1,5 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 
+import { demoCommand } from './demo.js';
+
 /**
  * Adds one subcommand, with its options and action, to the root `tessera` program.
  * A factory must not parse arguments or start work itself; commander calls the action.
@@ -7,4 +9,4 @@ import type { Command } from '@commander-js/extra-typings';
 export type CommandFactory = (program: Command) => void;
 
 /** Every subcommand of `tessera`, in the order `tessera --help` lists them. */
-export const commands: readonly CommandFactory[] = [];
+export const commands: readonly CommandFactory[] = [demoCommand];
