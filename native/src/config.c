@@ -159,45 +159,44 @@ static int read_kv_file(const char *path, kv_file_t *out, tessera_file_stamp_t *
     return 0;
 }
 
-static void load_memory_limits(const source_t *src, tessera_config_t *cfg, const char *origin) {
-    uint64_t all = 0;
-    const char *v = source_get(src, "CUDA_DEVICE_MEMORY_LIMIT");
-    if (v && *v && tessera_parse_size(v, &all) != 0) {
-        TLOG(TLOG_ERROR, "%s: CUDA_DEVICE_MEMORY_LIMIT='%s' is not a size (expected e.g. 4096m, 4g or bytes); ignored",
-             origin, v);
-        all = 0;
+/*
+ * Reads KEY and KEY_<i> for every device: the per-device value wins, a bad one falls back to
+ * KEY's, a bad KEY to fallback. parse returns 0 on success; expected describes valid values.
+ */
+static void load_per_device(const source_t *src, const char *key, int (*parse)(const char *, uint64_t *),
+                            const char *expected, uint64_t fallback, uint64_t out[TESSERA_MAX_DEVICES],
+                            const char *origin) {
+    uint64_t all = fallback;
+    const char *v = source_get(src, key);
+    if (v && *v && parse(v, &all) != 0) {
+        TLOG(TLOG_ERROR, "%s: %s='%s' is not %s; ignored", origin, key, v, expected);
+        all = fallback;
     }
     for (int i = 0; i < TESSERA_MAX_DEVICES; i++) {
-        char key[48];
-        snprintf(key, sizeof key, "CUDA_DEVICE_MEMORY_LIMIT_%d", i);
-        uint64_t b = all;
-        v = source_get(src, key);
-        if (v && *v && tessera_parse_size(v, &b) != 0) {
-            TLOG(TLOG_ERROR, "%s: %s='%s' is not a size (expected e.g. 4096m, 4g or bytes); ignored", origin, key, v);
-            b = all;
+        char name[64];
+        snprintf(name, sizeof name, "%s_%d", key, i);
+        out[i] = all;
+        v = source_get(src, name);
+        if (v && *v && parse(v, &out[i]) != 0) {
+            TLOG(TLOG_ERROR, "%s: %s='%s' is not %s; ignored", origin, name, v, expected);
+            out[i] = all;
         }
-        cfg->mem_limit[i] = b;
     }
 }
 
-static void load_sm_limits(const source_t *src, tessera_config_t *cfg, const char *origin) {
-    uint32_t all = 0;
-    const char *v = source_get(src, "CUDA_DEVICE_SM_LIMIT");
-    if (v && *v && tessera_parse_percent(v, &all) != 0) {
-        TLOG(TLOG_ERROR, "%s: CUDA_DEVICE_SM_LIMIT='%s' is not a percentage 0-100; ignored", origin, v);
-        all = 0;
-    }
-    for (int i = 0; i < TESSERA_MAX_DEVICES; i++) {
-        char key[48];
-        snprintf(key, sizeof key, "CUDA_DEVICE_SM_LIMIT_%d", i);
-        uint32_t p = all;
-        v = source_get(src, key);
-        if (v && *v && tessera_parse_percent(v, &p) != 0) {
-            TLOG(TLOG_ERROR, "%s: %s='%s' is not a percentage 0-100; ignored", origin, key, v);
-            p = all;
-        }
-        cfg->sm_limit[i] = p == 0 ? 100 : p; /* HAMi: 0 or unset means no limit */
-    }
+static int parse_percent64(const char *text, uint64_t *value) {
+    uint32_t p;
+    if (tessera_parse_percent(text, &p) != 0) return -1;
+    *value = p;
+    return 0;
+}
+
+static void load_limits(const source_t *src, tessera_config_t *cfg, const char *origin) {
+    load_per_device(src, "CUDA_DEVICE_MEMORY_LIMIT", tessera_parse_size, "a size (expected e.g. 4096m, 4g or bytes)", 0,
+                    cfg->mem_limit, origin);
+    uint64_t sm[TESSERA_MAX_DEVICES];
+    load_per_device(src, "CUDA_DEVICE_SM_LIMIT", parse_percent64, "a percentage 0-100", 0, sm, origin);
+    for (int i = 0; i < TESSERA_MAX_DEVICES; i++) cfg->sm_limit[i] = sm[i] == 0 ? 100 : (uint32_t)sm[i]; /* 0 = none */
 }
 
 static void load_rest(const source_t *src, tessera_config_t *cfg, const char *origin) {
@@ -242,8 +241,7 @@ void tessera_config_load(tessera_config_t *cfg, tessera_file_stamp_t *stamp) {
         origin = path;
         cfg->from_file = 1;
     }
-    load_memory_limits(&src, cfg, origin);
-    load_sm_limits(&src, cfg, origin);
+    load_limits(&src, cfg, origin);
     load_rest(&src, cfg, origin);
     if (!cfg->from_file) {
         const char *off = getenv("CUDA_DISABLE_CONTROL");

@@ -62,8 +62,7 @@ static void *g_cuda_base; /* load address of libcuda, to recognise its functions
 static pthread_mutex_t g_load_mu = PTHREAD_MUTEX_INITIALIZER;
 static int g_cuda_state, g_nvml_state; /* 0 not tried, 1 loaded, -1 unavailable */
 
-static void *base_of(void *handle, void *any_symbol) {
-    (void)handle;
+static void *base_of(void *any_symbol) {
     Dl_info info;
     return (any_symbol && dladdr(any_symbol, &info)) ? info.dli_fbase : NULL;
 }
@@ -89,8 +88,7 @@ static int cuda_load(int only_if_loaded) {
         tessera_resolve_real_dlsym();
         if (tessera_real_dlsym && load_library("libcuda.so.1", only_if_loaded, &g_cuda_handle) == 0) {
             resolve(g_cuda_handle, g_cuda_hooks, COUNT(g_cuda_hooks), g_cuda_used, COUNT(g_cuda_used));
-            g_cuda_base = base_of(g_cuda_handle, (void *)real_cuGetProcAddress_v2 ? (void *)real_cuGetProcAddress_v2
-                                                                                 : (void *)real_cuMemAlloc_v2);
+            g_cuda_base = base_of(real_cuGetProcAddress_v2 ? (void *)real_cuGetProcAddress_v2 : (void *)real_cuMemAlloc_v2);
             if (!real_cuDeviceGetUuid_v2) real_cuDeviceGetUuid_v2 = real_cuDeviceGetUuid;
             __atomic_store_n(&g_cuda_state, 1, __ATOMIC_RELEASE);
         } else if (!only_if_loaded) {

@@ -129,6 +129,12 @@ static void remember(track_map_t *map, uint64_t key, uint64_t bytes, int dev, ui
              (unsigned long long)bytes);
 }
 
+/* After a free of a tracked object: return its charge, or keep tracking it if the driver refused. */
+static void settle_free(track_map_t *map, uint64_t key, const track_rec_t *rec, CUresult r) {
+    if (r == CUDA_SUCCESS) tessera_region_charge(rec->dev, -(int64_t)rec->bytes);
+    else track_put(map, key, *rec);
+}
+
 #define REQUIRE_REAL(fn)                                \
     do {                                                \
         if (tessera_cuda_load() != 0 || !real_##fn) return CUDA_ERROR_NOT_INITIALIZED; \
@@ -222,8 +228,7 @@ TESSERA_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr) {
         return real_cuMemFree_v2(dptr);
     }
     CUresult r = real_cuMemFree_v2(dptr);
-    if (r == CUDA_SUCCESS) tessera_region_charge(rec.dev, -(int64_t)rec.bytes);
-    else track_put(&g_ptrs, dptr, rec);
+    settle_free(&g_ptrs, dptr, &rec, r);
     return r;
 }
 
@@ -251,10 +256,7 @@ TESSERA_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
     track_rec_t rec;
     int tracked = track_take(&g_handles, handle, &rec) == 0;
     CUresult r = real_cuMemRelease(handle);
-    if (tracked) {
-        if (r == CUDA_SUCCESS) tessera_region_charge(rec.dev, -(int64_t)rec.bytes);
-        else track_put(&g_handles, handle, rec);
-    }
+    if (tracked) settle_free(&g_handles, handle, &rec, r);
     return r;
 }
 
@@ -449,25 +451,21 @@ TESSERA_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray *handle, const C
 
 TESSERA_EXPORT CUresult cuArrayDestroy(CUarray handle) {
     REQUIRE_REAL(cuArrayDestroy);
+    uint64_t key = (uint64_t)(uintptr_t)handle;
     track_rec_t rec;
-    int tracked = track_take(&g_arrays, (uint64_t)(uintptr_t)handle, &rec) == 0;
+    int tracked = track_take(&g_arrays, key, &rec) == 0;
     CUresult r = real_cuArrayDestroy(handle);
-    if (tracked) {
-        if (r == CUDA_SUCCESS) tessera_region_charge(rec.dev, -(int64_t)rec.bytes);
-        else track_put(&g_arrays, (uint64_t)(uintptr_t)handle, rec);
-    }
+    if (tracked) settle_free(&g_arrays, key, &rec, r);
     return r;
 }
 
 TESSERA_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray handle) {
     REQUIRE_REAL(cuMipmappedArrayDestroy);
+    uint64_t key = (uint64_t)(uintptr_t)handle;
     track_rec_t rec;
-    int tracked = track_take(&g_arrays, (uint64_t)(uintptr_t)handle, &rec) == 0;
+    int tracked = track_take(&g_arrays, key, &rec) == 0;
     CUresult r = real_cuMipmappedArrayDestroy(handle);
-    if (tracked) {
-        if (r == CUDA_SUCCESS) tessera_region_charge(rec.dev, -(int64_t)rec.bytes);
-        else track_put(&g_arrays, (uint64_t)(uintptr_t)handle, rec);
-    }
+    if (tracked) settle_free(&g_arrays, key, &rec, r);
     return r;
 }
 

@@ -47,7 +47,7 @@ static __thread CUcontext t_ctx;
 
 static uint64_t g_next_refresh, g_next_activity;
 static int g_throttle_any, g_board_on;
-static uint64_t g_quantum_ns = 10 * MS;
+static uint64_t g_quantum_ns; /* batch length, read once from TESSERA_SM_QUANTUM_MS */
 
 void tessera_limiter_after_fork(void) {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
@@ -86,9 +86,11 @@ static void refresh_mode(uint64_t now) {
     for (int d = 0; d < TESSERA_MAX_DEVICES && !any; d++) any = tessera_sm_limit(d) < 100;
     __atomic_store_n(&g_throttle_any, any && switch_on(), __ATOMIC_RELAXED);
     __atomic_store_n(&g_board_on, board_available(), __ATOMIC_RELAXED);
-    const char *q = getenv("TESSERA_SM_QUANTUM_MS");
-    long ms = q ? strtol(q, NULL, 10) : 0;
-    g_quantum_ns = (ms >= 1 && ms <= 200) ? (uint64_t)ms * MS : 10 * MS;
+    if (!__atomic_load_n(&g_quantum_ns, __ATOMIC_RELAXED)) {
+        const char *q = getenv("TESSERA_SM_QUANTUM_MS");
+        long ms = q ? strtol(q, NULL, 10) : 0;
+        __atomic_store_n(&g_quantum_ns, (ms >= 1 && ms <= 200) ? (uint64_t)ms * MS : 10 * MS, __ATOMIC_RELAXED);
+    }
 }
 
 /*
@@ -145,7 +147,7 @@ static void decide(ctx_state_t *st, uint64_t now) {
     }
     st->batching = batching;
     /* While yielding, keep little work queued so a higher-priority arrival waits at most ~2 ms. */
-    st->quantum_ns = st->yielding ? 2 * MS : g_quantum_ns;
+    st->quantum_ns = st->yielding ? 2 * MS : __atomic_load_n(&g_quantum_ns, __ATOMIC_RELAXED);
 }
 
 static CUresult relaxed(CUresult (*fn)(CUevent, CUstream), CUevent ev, CUstream stream) {
