@@ -16,7 +16,7 @@
 #define MAX_CONTEXTS 64
 #define REFRESH_NS (100 * MS)      /* how often limits and switches are re-read */
 #define CHECK_NS (1 * MS)          /* how often an unthrottled context looks at the board */
-#define PRIORITY_WINDOW_NS (20 * MS) /* a higher-priority process idle this long no longer holds others back */
+#define PRIORITY_WINDOW_NS (50 * MS) /* a higher-priority process idle this long no longer holds others back */
 #define EVENT_WAIT_LIMIT_NS (5000 * MS)
 
 typedef struct {
@@ -194,9 +194,8 @@ static uint64_t batch_gpu_ns(ctx_state_t *st) {
     return r == CUDA_SUCCESS && ms > 0 ? (uint64_t)((double)ms * 1e6) : 0;
 }
 
-/* Accounts a finished batch of `busy` ns wall time and sets when the next may start. */
-static void account_batch(ctx_state_t *st, uint64_t busy, uint64_t done) {
-    if (!st->launches) return;
+/* Charges a batch of `busy` ns (GPU time if measured, else wall time) and sets when the next may start. */
+static void charge_batch(ctx_state_t *st, uint64_t busy) {
     double per_launch = (double)busy / st->launches;
     int others = g_board_on ? board_others_active_since(st->dev, st->batch_start) : 0;
     double work;
@@ -212,9 +211,14 @@ static void account_batch(ctx_state_t *st, uint64_t busy, uint64_t done) {
         work = (double)busy / (others + 1);
     }
     st->last_ns_per_launch = per_launch;
-    TLOG(TLOG_DEBUG, "batch on device %d: %u launches, %.2f ms wall, %d others, charged %.2f ms at %u%%", st->dev,
+    TLOG(TLOG_DEBUG, "batch on device %d: %u launches, %.2f ms, %d others, charged %.2f ms at %u%%", st->dev,
          st->launches, (double)busy / 1e6, others, work / 1e6, st->share);
     st->next_start = st->batch_start + (uint64_t)(work * 100.0 / (st->share ? st->share : 100));
+}
+
+/* Closes the batch: charges it, then hands back the device turn. */
+static void account_batch(ctx_state_t *st, uint64_t busy, uint64_t done) {
+    if (st->launches) charge_batch(st, busy);
     st->launches = 0;
     st->pending = 0;
     if (g_board_on) board_touch(st->dev, done, 0);
