@@ -4,10 +4,13 @@
  *   t_live file     the node agent rewrites the read-only limits file; the
  *                   process's own CUDA_DEVICE_MEMORY_LIMIT=1g and writes to the
  *                   region are ignored
+ *   t_live merge    a first process without limits (an SSH session, say) created
+ *                   the region: a later process with limits still sets them (HAMi #2125)
  */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -48,7 +51,28 @@ static double duty_for(CUfunction f, double seconds) {
 }
 
 int main(int argc, char **argv) {
-    CHECK(argc == 2, "usage: t_live <region|file>");
+    CHECK(argc == 2, "usage: t_live <region|file|merge>");
+    if (strcmp(argv[1], "merge") == 0) {
+        pid_t child = fork();
+        CHECK(child >= 0, "fork");
+        if (child == 0) { /* before any CUDA call of the parent: the child creates the region */
+            unsetenv("CUDA_DEVICE_MEMORY_LIMIT");
+            api_load("direct");
+            api_setup();
+            CUdeviceptr p;
+            _exit(api.cuMemAlloc(&p, 128 * MIB) == CUDA_SUCCESS ? 0 : 1);
+        }
+        int status;
+        CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the unconfigured process allocates freely");
+        api_load("direct");
+        api_setup();
+        CUdeviceptr a;
+        CHECK_CU(CUDA_ERROR_OUT_OF_MEMORY, api.cuMemAlloc(&a, 65 * MIB));
+        CHECK_CU(CUDA_SUCCESS, api.cuMemAlloc(&a, 64 * MIB));
+        OK("a region created without limits takes the limits of the first process that has them");
+        return 0;
+    }
     int file_mode = strcmp(argv[1], "file") == 0;
     char path[4096];
     snprintf(g_region_path, sizeof g_region_path, "%s", getenv("CUDA_DEVICE_MEMORY_SHARED_CACHE"));
