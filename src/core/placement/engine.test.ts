@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import type { NodeInventory } from '../device.js';
+import { podRequest } from '../request.js';
+import { gpu, node, pod, type PodBuilder } from '../testing/builders.js';
+import { nvidiaVendor } from '../vendors/nvidia.js';
+import { checkInvariants, ClusterState } from './cluster.js';
+import { nodeScore, PlacementEngine } from './engine.js';
+
+const vendors = [nvidiaVendor()];
+
+function engineWith(nodes: NodeInventory[], defaults = {}): PlacementEngine {
+  const cluster = new ClusterState();
+  for (const n of nodes) cluster.setNode(n);
+  return new PlacementEngine(cluster, vendors, defaults);
+}
+
+function place(engine: PlacementEngine, key: string, p: PodBuilder) {
+  return engine.place(key, podRequest(p.build(), vendors));
+}
+
+function usedMemory(engine: PlacementEngine, nodeName: string): number[] {
+  return [...(engine.cluster.node(nodeName)?.memory ?? [])];
+}
+
+describe('fit', () => {
+  test('a share lands on one device and is charged to it', () => {
+    const e = engineWith([node('n1', [gpu('GPU-a'), gpu('GPU-b')])]);
+    const out = place(e, 'default/p', pod().gpu(1).mem(3000).cores(30));
+    assert.deepEqual(out.placement?.grants, [[{ id: 'GPU-a', vendor: 'NVIDIA', memoryMiB: 3000, cores: 30 }]]);
+    assert.deepEqual(usedMemory(e, 'n1'), [3000, 0]);
+  });
+
+  test("failure reasons in HAMi's form, per device", () => {
+    const e = engineWith([
+      node('n1', [
+        gpu('GPU-a', { type: 'NVIDIA-Tesla T4', memoryMiB: 16384 }),
+        gpu('GPU-b', { type: 'NVIDIA-Tesla T4', memoryMiB: 16384 }),
+        gpu('GPU-c', { type: 'NVIDIA-Tesla T4', memoryMiB: 16384 }),
+        gpu('GPU-d', { memoryMiB: 8192 }),
+      ]),
+    ]);
+    const out = e.filter(podRequest(pod().gpu(1).mem(10000).annotate('nvidia.com/use-gputype', 'a100').build(), vendors));
+    assert.equal(out.placement, null);
+    assert.equal(out.failed.get('n1'), '1/4 CardInsufficientMemory, 3/4 CardTypeMismatch');
+  });
+
+  test('every reason code a device can give', () => {
+    const e = engineWith([
+      node(
+        'n1',
+        [gpu('GPU-sick', { healthy: false }), gpu('GPU-off'), gpu('GPU-bad'), gpu('GPU-full', { splitCount: 1 }), gpu('GPU-hot')],
+        [],
+        ['GPU-off'],
+      ),
+    ]);
+    place(e, 'default/a', pod().gpu(1).mem(10).annotate('nvidia.com/use-gpuuuid', 'GPU-full'));
+    place(e, 'default/b', pod().gpu(1).mem(10).cores(100).annotate('nvidia.com/use-gpuuuid', 'GPU-hot'));
+    const out = e.filter(podRequest(pod().gpu(1).mem(10).cores(10).annotate('nvidia.com/nouse-gpuuuid', 'GPU-bad').build(), vendors));
+    assert.equal(
+      out.failed.get('n1'),
+      '1/5 CardCordoned, 1/5 CardInsufficientCore, 1/5 CardNotHealth, 1/5 CardTimeSlicingExhausted, 1/5 CardUuidMismatch',
+    );
+  });
+
+  test('a whole-card ask does not share, and nothing joins a whole card', () => {
+    const e = engineWith([node('n1', [gpu('GPU-a')])]);
+    place(e, 'default/small', pod().gpu(1).mem(1000).cores(0));
+    // The whole card's memory is no longer free; and even with little memory, its whole compute is
+    // not to be had on a card someone else uses.
+    assert.equal(e.filter(podRequest(pod().gpu(1).build(), vendors)).failed.get('n1'), '1/1 CardInsufficientMemory');
+    assert.equal(
+      e.filter(podRequest(pod().gpu(1).mem(100).cores(100).build(), vendors)).failed.get('n1'),
+      '1/1 ExclusiveDeviceAllocateConflict',
+    );
+    e.release('default/small');
+    place(e, 'default/whole', pod().gpu(1).mem(1000).cores(100));
+    assert.equal(e.filter(podRequest(pod().gpu(1).mem(10).cores(0).build(), vendors)).failed.get('n1'), '1/1 CardComputeUnitsExhausted');
+  });
+
+  test('too few devices, or too few that fit', () => {
+    const e = engineWith([node('n1', [gpu('GPU-a'), gpu('GPU-b')])]);
+    assert.equal(e.filter(podRequest(pod().gpu(3).build(), vendors)).failed.get('n1'), 'NodeInsufficientDevice');
+    place(e, 'default/x', pod().gpu(1).mem(80000));
+    assert.equal(
+      e.filter(podRequest(pod().gpu(2).mem(2000).build(), vendors)).failed.get('n1'),
+      '1/2 AllocatedCardsInsufficientRequest, 1/2 CardInsufficientMemory',
+    );
+  });
+
+  test('unregistered candidates are reported as such', () => {
+    const e = engineWith([node('n1', [gpu('GPU-a')])]);
+    const out = e.filter(podRequest(pod().gpu(1).mem(10).build(), vendors), ['n1', 'ghost']);
+    assert.equal(out.placement?.node, 'n1');
+    assert.equal(out.failed.get('ghost'), 'node unregistered');
+  });
+
+  test('init containers count at their peak, not summed with the app containers', () => {
+    const e = engineWith([node('n1', [gpu('GPU-a', { memoryMiB: 10000 })])]);
+    const p = pod().initContainer('warm').gpu(1).mem(8000).cores(50).container('a').gpu(1).mem(3000).cores(30);
+    p.container('b').gpu(1).mem(3000).cores(30);
+    const out = place(e, 'default/p', p);
+    assert.ok(out.placement, 'fits: peak 8000 MiB, not 14000');
+    assert.deepEqual(usedMemory(e, 'n1'), [8000]);
+    assert.deepEqual([...(e.cluster.node('n1')?.cores ?? [])], [60]);
+    assert.deepEqual([...(e.cluster.node('n1')?.tasks ?? [])], [2]);
+  });
+});
+
+describe('policies', () => {
+  const twoNodes = (): PlacementEngine =>
+    engineWith([node('busy', [gpu('GPU-b1'), gpu('GPU-b2')]), node('idle', [gpu('GPU-i1'), gpu('GPU-i2')])]);
+
+  test('node binpack prefers the fuller node, spread the emptier', () => {
+    for (const [policy, want] of [
+      ['binpack', 'busy'],
+      ['spread', 'idle'],
+    ] as const) {
+      const e = twoNodes();
+      place(e, 'default/seed', pod().gpu(1).mem(20000).annotate('hami.io/node-scheduler-policy', 'binpack'));
+      assert.equal(e.cluster.node('busy')?.usedMemory, 20000, 'the seed pod breaks the tie by name');
+      const out = place(e, 'default/p', pod().gpu(1).mem(1000).annotate('hami.io/node-scheduler-policy', policy));
+      assert.equal(out.placement?.node, want, policy);
+    }
+  });
+
+  test('device binpack and spread within a node; mutex takes idle devices only', () => {
+    const e = engineWith([node('n1', [gpu('GPU-a'), gpu('GPU-b'), gpu('GPU-c')])]);
+    place(e, 'default/seed', pod().gpu(1).mem(30000).annotate('nvidia.com/use-gpuuuid', 'GPU-b'));
+    const choose = (policy: string): string | undefined =>
+      e.filter(podRequest(pod().gpu(1).mem(1000).annotate('hami.io/gpu-scheduler-policy', policy).build(), vendors)).placement
+        ?.grants[0]?.[0]?.id;
+    assert.equal(choose('binpack'), 'GPU-b');
+    assert.equal(choose('spread'), 'GPU-a');
+    assert.equal(choose('mutex,binpack'), 'GPU-a');
+    const busy = e.filter(
+      podRequest(pod().gpu(1).mem(10).annotate('hami.io/gpu-scheduler-policy', 'mutex').annotate('nvidia.com/use-gpuuuid', 'GPU-b').build(), vendors),
+    );
+    assert.equal(busy.failed.get('n1'), '2/3 CardUuidMismatch, 1/3 ExclusiveDeviceAllocateConflict');
+  });
+
+  test('device scoring weights change the order', () => {
+    // GPU-a holds more tasks, GPU-b more memory: slot-heavy weights pick a, memory-heavy pick b under binpack.
+    const e = engineWith([node('n1', [gpu('GPU-a'), gpu('GPU-b')])]);
+    for (const k of ['x1', 'x2', 'x3']) place(e, `default/${k}`, pod().gpu(1).mem(100).annotate('nvidia.com/use-gpuuuid', 'GPU-a'));
+    place(e, 'default/big', pod().gpu(1).mem(60000).annotate('nvidia.com/use-gpuuuid', 'GPU-b'));
+    const choose = (weights: string): string | undefined =>
+      e.filter(
+        podRequest(
+          pod().gpu(1).mem(10).annotate('hami.io/gpu-scheduler-policy', 'binpack').annotate('hami.io/device-scoring-weights', weights).build(),
+          vendors,
+        ),
+      ).placement?.grants[0]?.[0]?.id;
+    assert.equal(choose('slot=10,core=0,memory=1'), 'GPU-a');
+    assert.equal(choose('slot=1,core=0,memory=10'), 'GPU-b');
+  });
+
+  test('numa-bind keeps a container on one NUMA node', () => {
+    const e = engineWith([
+      node('n1', [gpu('GPU-0', { numa: 0 }), gpu('GPU-1', { numa: 0 }), gpu('GPU-2', { numa: 1 }), gpu('GPU-3', { numa: 1 })]),
+    ]);
+    place(e, 'default/seed', pod().gpu(1).mem(81000).annotate('nvidia.com/use-gpuuuid', 'GPU-0'));
+    const out = e.filter(podRequest(pod().gpu(2).mem(1000).annotate('nvidia.com/numa-bind', 'true').build(), vendors));
+    assert.deepEqual(out.placement?.grants[0]?.map((g) => g.id), ['GPU-2', 'GPU-3']);
+    const none = e.filter(podRequest(pod().gpu(3).mem(1000).annotate('nvidia.com/numa-bind', 'true').build(), vendors));
+    assert.equal(none.failed.get('n1'), '1/4 CardInsufficientMemory, 3/4 NumaNotFit');
+  });
+
+  test('topology-aware: a linked pair for two devices, the least linked device for one', () => {
+    const links = [
+      ['GPU-0', 'GPU-1', 200],
+      ['GPU-2', 'GPU-3', 200],
+      ['GPU-0', 'GPU-2', 20],
+      ['GPU-1', 'GPU-3', 20],
+      ['GPU-0', 'GPU-3', 20],
+      ['GPU-1', 'GPU-2', 20],
+    ].flatMap(([a, b, s]) => [
+      { from: String(a), to: String(b), score: Number(s) },
+      { from: String(b), to: String(a), score: Number(s) },
+    ]);
+    const e = engineWith([node('n1', [gpu('GPU-0'), gpu('GPU-1'), gpu('GPU-2'), gpu('GPU-3')], links)]);
+    place(e, 'default/seed', pod().gpu(1).mem(10).annotate('nvidia.com/use-gpuuuid', 'GPU-1'));
+    const two = e.filter(podRequest(pod().gpu(2).mem(1000).annotate('hami.io/gpu-scheduler-policy', 'topology-aware').build(), vendors));
+    const ids = two.placement?.grants[0]?.map((g) => g.id).sort();
+    assert.ok(
+      JSON.stringify(ids) === '["GPU-0","GPU-1"]' || JSON.stringify(ids) === '["GPU-2","GPU-3"]',
+      `a linked pair, got ${JSON.stringify(ids)}`,
+    );
+    // With GPU-3 unusable for this pod, GPU-2 has lost its partner: the single device goes there.
+    const one = e.filter(
+      podRequest(
+        pod().gpu(1).mem(1000).annotate('hami.io/gpu-scheduler-policy', 'topology-aware').annotate('nvidia.com/nouse-gpuuuid', 'GPU-3').build(),
+        vendors,
+      ),
+    );
+    assert.equal(one.placement?.grants[0]?.[0]?.id, 'GPU-2');
+  });
+
+  test('fragmentation-aware: the exact fit that leaves no sliver', () => {
+    const e = engineWith([node('n1', [gpu('GPU-a'), gpu('GPU-b')])], { nodePolicy: 'fragmentation' });
+    place(e, 'default/s1', pod().gpu(1).memPercent(40).cores(40).annotate('nvidia.com/use-gpuuuid', 'GPU-a'));
+    place(e, 'default/s2', pod().gpu(1).memPercent(50).cores(50).annotate('nvidia.com/use-gpuuuid', 'GPU-b'));
+    // The shapes seen are mostly halves: a 50% pod on GPU-a (60% free) would strand 10%.
+    for (let i = 0; i < 20; i++) e.observe(podRequest(pod().gpu(1).memPercent(50).cores(50).build(), vendors));
+    const half = podRequest(pod().gpu(1).memPercent(50).cores(50).build(), vendors);
+    assert.equal(e.filter(half).placement?.grants[0]?.[0]?.id, 'GPU-b');
+    // Spread, for contrast, takes the emptier device.
+    const spread = podRequest(pod().gpu(1).memPercent(50).cores(50).annotate('hami.io/node-scheduler-policy', 'spread').build(), vendors);
+    assert.equal(e.filter(spread).placement?.grants[0]?.[0]?.id, 'GPU-a');
+  });
+});
+
+test('release returns exactly what the pod took', () => {
+  const e = engineWith([node('n1', [gpu('GPU-a'), gpu('GPU-b')])]);
+  const before = nodeScore(e.cluster.node('n1') as never);
+  place(e, 'default/a', pod().gpu(2).mem(5000).cores(20));
+  place(e, 'default/b', pod().gpu(1).mem(7000).cores(10));
+  assert.ok(e.release('default/a'));
+  assert.ok(e.release('default/b'));
+  assert.equal(e.release('default/b'), undefined, 'a second release is a no-op');
+  assert.deepEqual(usedMemory(e, 'n1'), [0, 0]);
+  assert.equal(nodeScore(e.cluster.node('n1') as never), before);
+  assert.deepEqual(checkInvariants(e.cluster), []);
+});

@@ -1,0 +1,356 @@
+/**
+ * The placement engine: for a pod, which node and which devices. Filter, score and choose in one
+ * pass over the candidate nodes, with HAMi's fit rules and reason codes, its device and node
+ * scores and policy chains, topology-aware multi-device choice, and Tessera's
+ * fragmentation-aware policy. Pure: the same code serves the scheduler extender, the simulator
+ * and the benchmarks.
+ */
+import type { DeviceGrant, PodGrants } from '../device.js';
+import type { ContainerRequest, DevicePolicyKey, NodePolicy, PodRequest, ScoringWeights } from '../request.js';
+import { NO_CONSTRAINTS, type DeviceConstraints, type FitReason, type Vendor, type VendorAsk } from '../vendors/vendor.js';
+import { type ClusterState, type NodeState, type PlacedPod, podCharges } from './cluster.js';
+import { FragmentationModel, ShapeTracker } from './fragmentation.js';
+import { bestLinkedSet } from './topology.js';
+
+export interface EngineDefaults {
+  /** Used when the pod names none (`hami.io/node-scheduler-policy`). @default 'binpack' */
+  readonly nodePolicy: NodePolicy;
+  /** Used when the pod names none (`hami.io/gpu-scheduler-policy`). @default ['spread'] */
+  readonly devicePolicy: readonly DevicePolicyKey[];
+  /** @default slot 1, core 1, memory 1 */
+  readonly weights: ScoringWeights;
+}
+
+export const ENGINE_DEFAULTS: EngineDefaults = Object.freeze({
+  nodePolicy: 'binpack',
+  devicePolicy: Object.freeze(['spread'] as const),
+  weights: Object.freeze({ slot: 1, core: 1, memory: 1 }),
+});
+
+export interface Placement {
+  readonly node: string;
+  /** Devices per container, init containers first (the allocation annotations' order). */
+  readonly grants: PodGrants;
+  /** The chosen node's score under the policy used (for binpack and spread HAMi's node score). */
+  readonly score: number;
+}
+
+export interface FilterOutcome {
+  /** The chosen placement, or null when no candidate fits. */
+  readonly placement: Placement | null;
+  /** Why each node that does not fit does not, in HAMi's form (`"1/4 CardInsufficientMemory, 3/4 CardTypeMismatch"`). */
+  readonly failed: ReadonlyMap<string, string>;
+  /** How many candidates fit. */
+  readonly fits: number;
+}
+
+/** Usage of every device of one node while a pod is fitted onto it. */
+interface Scratch {
+  tasks: Float64Array;
+  memory: Float64Array;
+  cores: Float64Array;
+}
+
+interface Candidate {
+  readonly position: number;
+  readonly grant: DeviceGrant;
+  readonly score: number;
+  readonly numa: number;
+  readonly rank: number;
+}
+
+type AskFit = { readonly grants: readonly DeviceGrant[]; readonly positions: readonly number[] } | { readonly reason: string };
+
+function reasonText(reasons: Map<FitReason, number>, total: number): string {
+  return [...reasons.entries()]
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([reason, n]) => `${String(n)}/${String(total)} ${reason}`)
+    .join(', ');
+}
+
+/**
+ * HAMi's node score: 10 × (tasks used / task slots + compute used / compute + memory used /
+ * memory) over the node's devices, before the pod is added. Example: 8 devices of 10 slots,
+ * 100% and 80 GiB each, holding 8 tasks, 200% and 160 GiB: 10 × (8/80 + 200/800 + 160/640) = 6.
+ */
+export function nodeScore(node: NodeState): number {
+  if (node.totalTasks === 0 || node.totalCores === 0 || node.totalMemory === 0) return 0;
+  return 10 * (node.usedTasks / node.totalTasks + node.usedCores / node.totalCores + node.usedMemory / node.totalMemory);
+}
+
+/** Orders candidates by the chain's keys in the order written, then NUMA node and index. */
+function comparator(chain: readonly DevicePolicyKey[]): (a: Candidate, b: Candidate) => number {
+  const keys = chain.filter((k) => k === 'binpack' || k === 'spread' || k === 'numa');
+  return (a, b) => {
+    if (a.rank !== b.rank) return a.rank - b.rank;
+    for (const k of keys) {
+      if (k === 'binpack' && a.score !== b.score) return b.score - a.score;
+      if (k === 'spread' && a.score !== b.score) return a.score - b.score;
+      if (k === 'numa' && a.numa !== b.numa) return a.numa - b.numa;
+    }
+    return a.numa - b.numa || a.position - b.position;
+  };
+}
+
+export class PlacementEngine {
+  readonly shapes: ShapeTracker;
+  private readonly fragmentation: FragmentationModel;
+  private readonly vendors: ReadonlyMap<string, Vendor>;
+  private readonly defaults: EngineDefaults;
+  private scratchA: Scratch = { tasks: new Float64Array(16), memory: new Float64Array(16), cores: new Float64Array(16) };
+  private scratchB: Scratch = { tasks: new Float64Array(16), memory: new Float64Array(16), cores: new Float64Array(16) };
+
+  constructor(
+    readonly cluster: ClusterState,
+    vendors: readonly Vendor[],
+    defaults: Partial<EngineDefaults> = {},
+    shapes: ShapeTracker = new ShapeTracker(),
+  ) {
+    this.vendors = new Map(vendors.map((v) => [v.name, v]));
+    this.defaults = { ...ENGINE_DEFAULTS, ...defaults };
+    this.shapes = shapes;
+    this.fragmentation = new FragmentationModel(shapes);
+  }
+
+  /** Adds a pod's asks to the shape distribution the fragmentation-aware policy learns from. */
+  observe(request: PodRequest): void {
+    for (const c of request.containers) for (const ask of c.asks) this.shapes.observe(ask);
+  }
+
+  /** Chooses a node and devices among the candidates (every node when omitted). Changes nothing. */
+  filter(request: PodRequest, candidates?: Iterable<string> | null): FilterOutcome {
+    const failed = new Map<string, string>();
+    const nodePolicy = request.nodePolicy ?? this.defaults.nodePolicy;
+    const chain = request.devicePolicy ?? this.defaults.devicePolicy;
+    const weights = request.weights ?? this.defaults.weights;
+    const order = comparator(chain);
+    const nodes: NodeState[] = [];
+    if (candidates) {
+      for (const name of candidates) {
+        const node = this.cluster.node(name);
+        if (node) nodes.push(node);
+        else failed.set(name, 'node unregistered');
+      }
+    } else {
+      nodes.push(...this.cluster.nodes);
+    }
+
+    let best: { node: NodeState; grants: DeviceGrant[][]; score: number; tie: number } | null = null;
+    let fits = 0;
+    for (const node of nodes) {
+      const fit = this.fitPod(node, request, chain, weights, order, nodePolicy === 'fragmentation');
+      if ('reason' in fit) {
+        failed.set(node.name, fit.reason);
+        continue;
+      }
+      fits++;
+      let score: number;
+      let tie = 0;
+      if (nodePolicy === 'fragmentation') {
+        const charges = podCharges(node, fit.grants, request.containers.filter((c) => c.init).length);
+        score = this.fragmentation.delta(
+          node,
+          charges.map((c) => ({
+            position: c.position,
+            tasks: (node.tasks[c.position] ?? 0) + c.tasks,
+            memoryMiB: (node.memory[c.position] ?? 0) + c.memoryMiB,
+            cores: (node.cores[c.position] ?? 0) + c.cores,
+          })),
+        );
+        tie = nodeScore(node);
+      } else {
+        score = nodeScore(node);
+      }
+      if (best === null || this.better(nodePolicy, score, tie, node.name, best)) best = { node, grants: fit.grants, score, tie };
+    }
+    return {
+      placement: best ? { node: best.node.name, grants: best.grants, score: best.score } : null,
+      failed,
+      fits,
+    };
+  }
+
+  private better(
+    policy: NodePolicy,
+    score: number,
+    tie: number,
+    name: string,
+    best: { node: NodeState; score: number; tie: number },
+  ): boolean {
+    if (policy === 'fragmentation') {
+      // Least fragmentation added; then the fuller node (binpack), then the name.
+      if (Math.abs(score - best.score) > 1e-9) return score < best.score;
+      if (tie !== best.tie) return tie > best.tie;
+    } else if (score !== best.score) {
+      return policy === 'binpack' ? score > best.score : score < best.score;
+    }
+    return name < best.node.name;
+  }
+
+  /** filter, then charge the chosen node with the pod (and learn its shape). */
+  place(key: string, request: PodRequest, candidates?: Iterable<string> | null): FilterOutcome {
+    this.observe(request);
+    const outcome = this.filter(request, candidates);
+    if (outcome.placement) {
+      const init = request.containers.filter((c) => c.init).length;
+      this.cluster.addPod(outcome.placement.node, key, outcome.placement.grants, init);
+    }
+    return outcome;
+  }
+
+  /** Returns exactly what the pod took. */
+  release(key: string): PlacedPod | undefined {
+    return this.cluster.removePod(key);
+  }
+
+  private scratch(which: 'A' | 'B', node: NodeState): Scratch {
+    const n = node.devices.length;
+    let s = which === 'A' ? this.scratchA : this.scratchB;
+    if (s.tasks.length < n) {
+      s = { tasks: new Float64Array(n * 2), memory: new Float64Array(n * 2), cores: new Float64Array(n * 2) };
+      if (which === 'A') this.scratchA = s;
+      else this.scratchB = s;
+    }
+    s.tasks.set(node.tasks);
+    s.memory.set(node.memory);
+    s.cores.set(node.cores);
+    return s;
+  }
+
+  private fitPod(
+    node: NodeState,
+    request: PodRequest,
+    chain: readonly DevicePolicyKey[],
+    weights: ScoringWeights,
+    order: (a: Candidate, b: Candidate) => number,
+    rankByFragmentation: boolean,
+  ): { grants: DeviceGrant[][] } | { reason: string } {
+    const grants: DeviceGrant[][] = request.containers.map(() => []);
+    const app = this.scratch('A', node);
+    for (const container of request.containers) {
+      if (container.asks.length === 0) continue;
+      // Init containers run alone, before the app containers: each fits on the node as it is.
+      const usage = container.init ? this.scratch('B', node) : app;
+      const fit = this.fitContainer(node, container, usage, request, chain, weights, order, rankByFragmentation);
+      if ('reason' in fit) return fit;
+      grants[container.position] = fit.grants;
+    }
+    return { grants };
+  }
+
+  private fitContainer(
+    node: NodeState,
+    container: ContainerRequest,
+    usage: Scratch,
+    request: PodRequest,
+    chain: readonly DevicePolicyKey[],
+    weights: ScoringWeights,
+    order: (a: Candidate, b: Candidate) => number,
+    rankByFragmentation: boolean,
+  ): { grants: DeviceGrant[] } | { reason: string } {
+    const grants: DeviceGrant[] = [];
+    const taken = new Set<number>();
+    for (const ask of container.asks) {
+      const constraints = request.constraints.get(ask.vendor) ?? NO_CONSTRAINTS;
+      const fit = this.fitAsk(node, usage, ask, constraints, chain, weights, order, rankByFragmentation, taken);
+      if ('reason' in fit) return fit;
+      fit.positions.forEach((p, i) => {
+        const g = fit.grants[i];
+        if (!g) return;
+        usage.tasks[p] = (usage.tasks[p] ?? 0) + 1;
+        usage.memory[p] = (usage.memory[p] ?? 0) + g.memoryMiB;
+        usage.cores[p] = (usage.cores[p] ?? 0) + g.cores;
+        taken.add(p);
+        grants.push(g);
+      });
+    }
+    return { grants };
+  }
+
+  private fitAsk(
+    node: NodeState,
+    usage: Scratch,
+    ask: VendorAsk,
+    constraints: DeviceConstraints,
+    chain: readonly DevicePolicyKey[],
+    weights: ScoringWeights,
+    order: (a: Candidate, b: Candidate) => number,
+    rankByFragmentation: boolean,
+    taken: ReadonlySet<number>,
+  ): AskFit {
+    const vendor = this.vendors.get(ask.vendor);
+    if (!vendor) return { reason: `no vendor module for ${ask.vendor}` };
+    const mutex = chain.includes('mutex');
+    const reasons = new Map<FitReason, number>();
+    const count = (r: FitReason): void => {
+      reasons.set(r, (reasons.get(r) ?? 0) + 1);
+    };
+    const candidates: Candidate[] = [];
+    let total = 0;
+    const devices = node.devices;
+    for (let p = 0; p < devices.length; p++) {
+      const d = devices[p];
+      if (!d || d.vendor !== ask.vendor) continue;
+      total++;
+      if (taken.has(p)) continue; // one container never gets the same device twice
+      if (!d.healthy) {
+        count('CardNotHealth');
+        continue;
+      }
+      if (node.cordoned.has(d.id)) {
+        count('CardCordoned');
+        continue;
+      }
+      const mismatch = vendor.matches(d, constraints);
+      if (mismatch) {
+        count(mismatch);
+        continue;
+      }
+      const tasks = usage.tasks[p] ?? 0;
+      if (mutex && tasks > 0) {
+        count('ExclusiveDeviceAllocateConflict');
+        continue;
+      }
+      const memory = usage.memory[p] ?? 0;
+      const cores = usage.cores[p] ?? 0;
+      const grant = vendor.grant(d, { tasks, memoryMiB: memory, cores }, ask);
+      if (typeof grant === 'string') {
+        count(grant);
+        continue;
+      }
+      const score =
+        d.splitCount && d.cores && d.memoryMiB
+          ? 10 * ((weights.slot * tasks) / d.splitCount + (weights.core * cores) / d.cores + (weights.memory * memory) / d.memoryMiB)
+          : 0;
+      const rank = rankByFragmentation
+        ? this.fragmentation.delta(node, [{ position: p, tasks: tasks + 1, memoryMiB: memory + grant.memoryMiB, cores: cores + grant.cores }])
+        : 0;
+      candidates.push({ position: p, grant, score, numa: d.numa, rank });
+    }
+    if (total < ask.count) return { reason: 'NodeInsufficientDevice' };
+    if (candidates.length < ask.count) {
+      if (candidates.length > 0) reasons.set('AllocatedCardsInsufficientRequest', candidates.length);
+      return { reason: reasonText(reasons, total) };
+    }
+    candidates.sort(order);
+    let pool = candidates;
+    if (constraints.numaBind) {
+      // All devices of the container from one NUMA node: the first group, in preference order, large enough.
+      const groups = new Map<number, Candidate[]>();
+      for (const c of candidates) {
+        const g = groups.get(c.numa) ?? [];
+        g.push(c);
+        groups.set(c.numa, g);
+      }
+      const group = candidates.map((c) => groups.get(c.numa) ?? []).find((g) => g.length >= ask.count);
+      if (!group) {
+        reasons.set('NumaNotFit', candidates.length);
+        return { reason: reasonText(reasons, total) };
+      }
+      pool = group;
+    }
+    const chosen =
+      chain.includes('topology-aware') && pool.length > ask.count ? bestLinkedSet(node, pool, ask.count) : pool.slice(0, ask.count);
+    return { grants: chosen.map((c) => c.grant), positions: chosen.map((c) => c.position) };
+  }
+}
