@@ -4,6 +4,7 @@
  */
 const benchmarks: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   'enforcement-launch': () => import('./enforcement-launch.js'),
+  placement: () => import('./placement.js'),
 };
 
 const wanted = process.argv.slice(2);

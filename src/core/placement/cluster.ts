@@ -40,6 +40,10 @@ export class NodeState {
   usedCores = 0;
   /** Bumped on every usage change: caches keyed on it stay exact. */
   version = 0;
+  /** The score this node is filed under in the cluster's score order. */
+  orderScore = 0;
+  /** Marks the node as a candidate of the filter call with this number. */
+  candidateMark = 0;
   readonly pods = new Map<string, PlacedPod>();
   private readonly positions: ReadonlyMap<string, number>;
 
@@ -69,6 +73,16 @@ export class NodeState {
     this.totalTasks = tasks;
     this.totalMemory = memory;
     this.totalCores = cores;
+  }
+
+  /**
+   * HAMi's node score: 10 × (tasks used / task slots + compute used / compute + memory used /
+   * memory) over the node's devices. Example: 8 devices of 10 slots, 100% and 80 GiB each,
+   * holding 8 tasks, 200% and 160 GiB: 10 × (8/80 + 200/800 + 160/640) = 6.
+   */
+  score(): number {
+    if (this.totalTasks === 0 || this.totalCores === 0 || this.totalMemory === 0) return 0;
+    return 10 * (this.usedTasks / this.totalTasks + this.usedCores / this.totalCores + this.usedMemory / this.totalMemory);
   }
 
   position(deviceId: string): number | undefined {
@@ -133,23 +147,78 @@ export function podCharges(node: NodeState, grants: PodGrants, initContainers: n
     });
 }
 
+function compareOrder(a: NodeState, b: NodeState): number {
+  return a.orderScore - b.orderScore || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
 export class ClusterState {
   private readonly byName = new Map<string, NodeState>();
   private readonly podNode = new Map<string, string>();
   /** Nodes in a stable order: the order of `setNode` calls. */
   nodes: NodeState[] = [];
+  /** Nodes by ascending (score, name), kept in order as usage changes. */
+  private readonly ordered: NodeState[] = [];
+
+  private indexOf(node: NodeState): number {
+    let lo = 0;
+    let hi = this.ordered.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = this.ordered[mid];
+      if (m && compareOrder(m, node) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private unfile(node: NodeState): void {
+    const i = this.indexOf(node);
+    if (this.ordered[i] === node) this.ordered.splice(i, 1);
+  }
+
+  private file(node: NodeState): void {
+    node.orderScore = node.score();
+    this.ordered.splice(this.indexOf(node), 0, node);
+  }
+
+  /**
+   * Nodes from the highest score to the lowest (descending) or the reverse; among equal scores
+   * always by name, so that walking the order and stopping at the first node that fits chooses
+   * exactly the node that scoring every node would.
+   */
+  *byScore(descending: boolean): Generator<NodeState> {
+    const list = this.ordered;
+    if (!descending) {
+      yield* list;
+      return;
+    }
+    let end = list.length;
+    while (end > 0) {
+      const last = list[end - 1];
+      if (!last) break;
+      let start = end - 1;
+      while (start > 0 && list[start - 1]?.orderScore === last.orderScore) start--;
+      for (let i = start; i < end; i++) {
+        const n = list[i];
+        if (n) yield n;
+      }
+      end = start;
+    }
+  }
 
   /** Adds or replaces a node's inventory; pods already placed there are charged again on the new devices. */
   setNode(inventory: NodeInventory): NodeState {
     const previous = this.byName.get(inventory.name);
     const state = new NodeState(inventory);
     if (previous) {
+      this.unfile(previous);
       for (const pod of previous.pods.values()) this.charge(state, pod.key, pod.grants, pod.initContainers);
       this.nodes[this.nodes.indexOf(previous)] = state;
     } else {
       this.nodes.push(state);
     }
     this.byName.set(inventory.name, state);
+    this.file(state);
     return state;
   }
 
@@ -157,6 +226,7 @@ export class ClusterState {
     const state = this.byName.get(name);
     if (!state) return;
     for (const key of state.pods.keys()) this.podNode.delete(key);
+    this.unfile(state);
     this.byName.delete(name);
     this.nodes = this.nodes.filter((n) => n !== state);
   }
@@ -176,7 +246,10 @@ export class ClusterState {
   private charge(node: NodeState, key: string, grants: PodGrants, initContainers: number): PlacedPod {
     const charges = podCharges(node, grants, initContainers);
     const placed: PlacedPod = { key, node: node.name, grants, initContainers, charges };
+    const filed = this.byName.get(node.name) === node;
+    if (filed) this.unfile(node);
     node.apply(charges, 1);
+    if (filed) this.file(node);
     node.pods.set(key, placed);
     this.podNode.set(key, node.name);
     return placed;
@@ -190,7 +263,9 @@ export class ClusterState {
     const node = this.byName.get(nodeName);
     const placed = node?.pods.get(key);
     if (!node || !placed) return undefined;
+    this.unfile(node);
     node.apply(placed.charges, -1);
+    this.file(node);
     node.pods.delete(key);
     return placed;
   }

@@ -6,7 +6,7 @@ import { podRequest } from '../request.js';
 import { gpu, node, pod, type PodBuilder } from '../testing/builders.js';
 import { nvidiaVendor } from '../vendors/nvidia.js';
 import { checkInvariants, ClusterState } from './cluster.js';
-import { nodeScore, PlacementEngine } from './engine.js';
+import { PlacementEngine } from './engine.js';
 
 const vendors = [nvidiaVendor()];
 
@@ -213,13 +213,13 @@ describe('policies', () => {
 
 test('release returns exactly what the pod took', () => {
   const e = engineWith([node('n1', [gpu('GPU-a'), gpu('GPU-b')])]);
-  const before = nodeScore(e.cluster.node('n1') as never);
+  const before = e.cluster.node('n1')?.score();
   place(e, 'default/a', pod().gpu(2).mem(5000).cores(20));
   place(e, 'default/b', pod().gpu(1).mem(7000).cores(10));
   assert.ok(e.release('default/a'));
   assert.ok(e.release('default/b'));
   assert.equal(e.release('default/b'), undefined, 'a second release is a no-op');
   assert.deepEqual(usedMemory(e, 'n1'), [0, 0]);
-  assert.equal(nodeScore(e.cluster.node('n1') as never), before);
+  assert.equal(e.cluster.node('n1')?.score(), before);
   assert.deepEqual(checkInvariants(e.cluster), []);
 });

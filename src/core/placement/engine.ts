@@ -38,9 +38,13 @@ export interface Placement {
 export interface FilterOutcome {
   /** The chosen placement, or null when no candidate fits. */
   readonly placement: Placement | null;
-  /** Why each node that does not fit does not, in HAMi's form (`"1/4 CardInsufficientMemory, 3/4 CardTypeMismatch"`). */
+  /**
+   * Why each node that does not fit does not, in HAMi's form (`"1/4 CardInsufficientMemory,
+   * 3/4 CardTypeMismatch"`). Worked out on first access, from the cluster as it is then: read it
+   * before the cluster changes again (a `place` changes only the chosen node, which is not here).
+   */
   readonly failed: ReadonlyMap<string, string>;
-  /** How many candidates fit. */
+  /** How many of the nodes examined fit (every candidate under fragmentation or `explain`). */
   readonly fits: number;
 }
 
@@ -68,16 +72,6 @@ function reasonText(reasons: Map<FitReason, number>, total: number): string {
     .join(', ');
 }
 
-/**
- * HAMi's node score: 10 × (tasks used / task slots + compute used / compute + memory used /
- * memory) over the node's devices, before the pod is added. Example: 8 devices of 10 slots,
- * 100% and 80 GiB each, holding 8 tasks, 200% and 160 GiB: 10 × (8/80 + 200/800 + 160/640) = 6.
- */
-export function nodeScore(node: NodeState): number {
-  if (node.totalTasks === 0 || node.totalCores === 0 || node.totalMemory === 0) return 0;
-  return 10 * (node.usedTasks / node.totalTasks + node.usedCores / node.totalCores + node.usedMemory / node.totalMemory);
-}
-
 /** Orders candidates by the chain's keys in the order written, then NUMA node and index. */
 function comparator(chain: readonly DevicePolicyKey[]): (a: Candidate, b: Candidate) => number {
   const keys = chain.filter((k) => k === 'binpack' || k === 'spread' || k === 'numa');
@@ -97,6 +91,7 @@ export class PlacementEngine {
   private readonly fragmentation: FragmentationModel;
   private readonly vendors: ReadonlyMap<string, Vendor>;
   private readonly defaults: EngineDefaults;
+  private filterCalls = 0;
   private scratchA: Scratch = { tasks: new Float64Array(16), memory: new Float64Array(16), cores: new Float64Array(16) };
   private scratchB: Scratch = { tasks: new Float64Array(16), memory: new Float64Array(16), cores: new Float64Array(16) };
 
@@ -117,73 +112,109 @@ export class PlacementEngine {
     for (const c of request.containers) for (const ask of c.asks) this.shapes.observe(ask);
   }
 
-  /** Chooses a node and devices among the candidates (every node when omitted). Changes nothing. */
-  filter(request: PodRequest, candidates?: Iterable<string> | null): FilterOutcome {
+  /**
+   * Chooses a node and devices among the candidates (every node when omitted). Changes nothing.
+   *
+   * Under binpack and spread the node score depends only on what the node already holds, so the
+   * nodes are walked in score order and the first that fits is the answer: the same node that
+   * scoring every node would choose, found without fitting the pod on the others. `failed` then
+   * lists the nodes walked past; `explain` fits every candidate, for a full list of reasons.
+   */
+  filter(request: PodRequest, candidates?: Iterable<string> | null, options: { explain?: boolean } = {}): FilterOutcome {
     const failed = new Map<string, string>();
+    const passedOver: NodeState[] = [];
     const nodePolicy = request.nodePolicy ?? this.defaults.nodePolicy;
     const chain = request.devicePolicy ?? this.defaults.devicePolicy;
     const weights = request.weights ?? this.defaults.weights;
     const order = comparator(chain);
-    const nodes: NodeState[] = [];
+    // Candidates are marked on the nodes themselves: no set of thousands of names per decision.
+    const mark = ++this.filterCalls;
     if (candidates) {
       for (const name of candidates) {
         const node = this.cluster.node(name);
-        if (node) nodes.push(node);
+        if (node) node.candidateMark = mark;
         else failed.set(name, 'node unregistered');
       }
-    } else {
-      nodes.push(...this.cluster.nodes);
     }
+    const fragmentation = nodePolicy === 'fragmentation';
+    const walk = fragmentation ? this.cluster.nodes : this.cluster.byScore(nodePolicy === 'binpack');
 
     let best: { node: NodeState; grants: DeviceGrant[][]; score: number; tie: number } | null = null;
     let fits = 0;
-    for (const node of nodes) {
-      const fit = this.fitPod(node, request, chain, weights, order, nodePolicy === 'fragmentation');
+    for (const node of walk) {
+      if (candidates && node.candidateMark !== mark) continue;
+      if (best && !fragmentation && !options.explain) break;
+      if (!this.mayFit(node, request)) {
+        passedOver.push(node);
+        continue;
+      }
+      const fit = this.fitPod(node, request, chain, weights, order, fragmentation);
       if ('reason' in fit) {
         failed.set(node.name, fit.reason);
         continue;
       }
       fits++;
-      let score: number;
-      let tie = 0;
-      if (nodePolicy === 'fragmentation') {
-        const charges = podCharges(node, fit.grants, request.containers.filter((c) => c.init).length);
-        score = this.fragmentation.delta(
-          node,
-          charges.map((c) => ({
-            position: c.position,
-            tasks: (node.tasks[c.position] ?? 0) + c.tasks,
-            memoryMiB: (node.memory[c.position] ?? 0) + c.memoryMiB,
-            cores: (node.cores[c.position] ?? 0) + c.cores,
-          })),
-        );
-        tie = nodeScore(node);
-      } else {
-        score = nodeScore(node);
+      if (!fragmentation) {
+        // The walk is in preference order: the first node that fits is the choice.
+        best ??= { node, grants: fit.grants, score: node.score(), tie: 0 };
+        continue;
       }
-      if (best === null || this.better(nodePolicy, score, tie, node.name, best)) best = { node, grants: fit.grants, score, tie };
+      const charges = podCharges(node, fit.grants, request.containers.filter((c) => c.init).length);
+      const score = this.fragmentation.delta(
+        node,
+        charges.map((c) => ({
+          position: c.position,
+          tasks: (node.tasks[c.position] ?? 0) + c.tasks,
+          memoryMiB: (node.memory[c.position] ?? 0) + c.memoryMiB,
+          cores: (node.cores[c.position] ?? 0) + c.cores,
+        })),
+      );
+      const tie = node.score();
+      if (best === null || this.better(score, tie, node.name, best)) best = { node, grants: fit.grants, score, tie };
     }
+    const explainPassedOver = (): ReadonlyMap<string, string> => {
+      for (const node of passedOver.splice(0)) {
+        const fit = this.fitPod(node, request, chain, weights, order, false);
+        failed.set(node.name, 'reason' in fit ? fit.reason : 'NodeUnfitPod');
+      }
+      return failed;
+    };
     return {
       placement: best ? { node: best.node.name, grants: best.grants, score: best.score } : null,
-      failed,
+      get failed() {
+        return explainPassedOver();
+      },
       fits,
     };
   }
 
-  private better(
-    policy: NodePolicy,
-    score: number,
-    tie: number,
-    name: string,
-    best: { node: NodeState; score: number; tie: number },
-  ): boolean {
-    if (policy === 'fragmentation') {
-      // Least fragmentation added; then the fuller node (binpack), then the name.
-      if (Math.abs(score - best.score) > 1e-9) return score < best.score;
-      if (tie !== best.tie) return tie > best.tie;
-    } else if (score !== best.score) {
-      return policy === 'binpack' ? score > best.score : score < best.score;
+  /**
+   * A quick, optimistic test: false only when the pod cannot fit the node, counting for each ask
+   * the devices that could take it alone (constraints, NUMA and the pod's other containers are
+   * left to the full fit).
+   */
+  private mayFit(node: NodeState, request: PodRequest): boolean {
+    const devices = node.devices;
+    for (const container of request.containers) {
+      for (const ask of container.asks) {
+        const vendor = this.vendors.get(ask.vendor);
+        if (!vendor) return false;
+        let possible = 0;
+        for (let p = 0; p < devices.length && possible < ask.count; p++) {
+          const d = devices[p];
+          if (!d || d.vendor !== ask.vendor || !d.healthy) continue;
+          if (vendor.mayGrant(d, node.tasks[p] ?? 0, node.memory[p] ?? 0, node.cores[p] ?? 0, ask)) possible++;
+        }
+        if (possible < ask.count) return false;
+      }
     }
+    return true;
+  }
+
+  /** Fragmentation policy: least fragmentation added; then the fuller node (binpack), then the name. */
+  private better(score: number, tie: number, name: string, best: { node: NodeState; score: number; tie: number }): boolean {
+    if (Math.abs(score - best.score) > 1e-9) return score < best.score;
+    if (tie !== best.tie) return tie > best.tie;
     return name < best.node.name;
   }
 

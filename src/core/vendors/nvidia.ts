@@ -137,5 +137,13 @@ export function nvidiaVendor(overrides: Partial<NvidiaOptions> = {}): Vendor {
       if (cores === 0 && usage.cores >= device.cores) return 'CardComputeUnitsExhausted';
       return { id: device.id, vendor: NVIDIA, memoryMiB, cores };
     },
+
+    mayGrant(device: Device, tasks: number, memoryUsed: number, coresUsed: number, ask: VendorAsk): boolean {
+      if (tasks >= device.splitCount) return false;
+      const cores = ask.cores < 100 ? ask.cores : 100;
+      const memoryMiB = ask.memoryMiB ?? Math.floor((device.memoryMiB * ask.memoryPercent) / 100);
+      if (device.memoryMiB - memoryUsed < memoryMiB || device.cores - coresUsed < cores) return false;
+      return !(cores === 100 && tasks > 0) && !(cores === 0 && coresUsed >= device.cores);
+    },
   };
 }

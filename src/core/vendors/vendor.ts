@@ -76,4 +76,9 @@ export interface Vendor {
    * templates or MIG profiles round the grant up here.
    */
   grant(device: Device, usage: DeviceUsage, ask: VendorAsk): DeviceGrant | FitReason;
+  /**
+   * A fast, allocation-free necessary condition for `grant` to succeed: false only when `grant`
+   * would refuse. Lets the engine pass over nodes that cannot fit without working out why.
+   */
+  mayGrant(device: Device, tasks: number, memoryMiB: number, cores: number, ask: VendorAsk): boolean;
 }
