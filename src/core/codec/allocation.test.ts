@@ -5,7 +5,7 @@ import { POD_DEVICES_ALLOCATED, POD_DEVICES_TO_ALLOCATE } from '../annotations.j
 import type { DeviceGrant, PodGrants } from '../device.js';
 import { decodePodGrants, encodePodGrants, MISSING_FIELDS_MESSAGE } from './allocation.js';
 import { INT32_MAX } from './fields.js';
-import { assertDecodeError, decodeOrReject, fuzz, mutatedText, randomText } from './fuzz-support.js';
+import { assertDecodeError, decodeOrReject, fuzz, mutatedText, randomText } from './fuzz-support.test.js';
 
 const grant = (id: string, vendor: string, memoryMiB: number, cores: number): DeviceGrant => ({
   id,

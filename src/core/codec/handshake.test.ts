@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { assertDecodeError, decodeOrReject, fuzz, mutatedText, randomText, wholeSecondDate } from './fuzz-support.js';
+import { assertDecodeError, decodeOrReject, fuzz, mutatedText, randomText, wholeSecondDate } from './fuzz-support.test.js';
 import type { Handshake } from './handshake.js';
 import { decodeHandshake, encodeHandshakeRequest } from './handshake.js';
 

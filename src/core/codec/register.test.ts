@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { Device, MigProfile } from '../device.js';
 import { DEVICE_MODES } from '../device.js';
 import { INT32_MAX } from './fields.js';
-import { assertDecodeError, decodeOrReject, fuzz, mutatedText, randomText } from './fuzz-support.js';
+import { assertDecodeError, decodeOrReject, fuzz, mutatedText, randomText } from './fuzz-support.test.js';
 import { decodeNodeRegister, encodeNodeRegister, encodeNodeRegisterLegacy } from './register.js';
 
 const KEY = 'hami.io/node-nvidia-register';

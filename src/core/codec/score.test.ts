@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { DeviceLink } from '../device.js';
 import { compareCodePoints, INT32_MAX } from './fields.js';
-import { assertDecodeError, decodeOrReject, fuzz, mutatedText, randomText } from './fuzz-support.js';
+import { assertDecodeError, decodeOrReject, fuzz, mutatedText, randomText } from './fuzz-support.test.js';
 import { decodeNodeScore, encodeNodeScore } from './score.js';
 
 const KEY = 'hami.io/node-nvidia-score';

@@ -104,12 +104,17 @@ export class PlacementEngine {
     this.vendors = new Map(vendors.map((v) => [v.name, v]));
     this.defaults = { ...ENGINE_DEFAULTS, ...defaults };
     this.shapes = shapes;
-    this.fragmentation = new FragmentationModel(shapes);
+    this.fragmentation = new FragmentationModel(shapes, (device, constraints) => {
+      const vendor = this.vendors.get(device.vendor);
+      return vendor !== undefined && vendor.matches(device, constraints) === null;
+    });
   }
 
   /** Adds a pod's asks to the shape distribution the fragmentation-aware policy learns from. */
   observe(request: PodRequest): void {
-    for (const c of request.containers) for (const ask of c.asks) this.shapes.observe(ask);
+    for (const c of request.containers) {
+      for (const ask of c.asks) this.shapes.observe(ask, request.constraints.get(ask.vendor) ?? NO_CONSTRAINTS);
+    }
   }
 
   /**

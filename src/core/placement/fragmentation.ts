@@ -12,7 +12,8 @@
  * that future pods fit. The distribution p_m is learnt online from the pods seen so far, so the
  * policy knows nothing of a trace in advance.
  */
-import type { VendorAsk } from '../vendors/vendor.js';
+import type { Device } from '../device.js';
+import { type DeviceConstraints, NO_CONSTRAINTS, type VendorAsk } from '../vendors/vendor.js';
 import type { NodeState } from './cluster.js';
 
 /** A request shape and its share of recent requests. */
@@ -22,12 +23,19 @@ export interface Shape {
   readonly memoryMiB: number | null;
   readonly memoryPercent: number;
   readonly cores: number;
+  /** The device constraints the shape came with (FGD counts a GPU of a model a task may not use as a fragment for it). */
+  readonly constraints: DeviceConstraints;
   readonly weight: number;
 }
 
-function shapeKey(a: VendorAsk): string {
-  return `${a.vendor}|${String(a.count)}|${a.memoryMiB === null ? `${String(a.memoryPercent)}%` : String(a.memoryMiB)}|${String(a.cores)}`;
+function shapeKey(a: VendorAsk, c: DeviceConstraints): string {
+  const memory = a.memoryMiB === null ? `${String(a.memoryPercent)}%` : String(a.memoryMiB);
+  const limits = [c.useTypes, c.avoidTypes, c.useIds, c.avoidIds].map((l) => l.join(',')).join('/');
+  return `${a.vendor}|${String(a.count)}|${memory}|${String(a.cores)}|${limits}|${String(c.numaBind)}|${c.mode ?? ''}`;
 }
+
+/** Whether a device may be used under constraints (the vendor module's rule). */
+export type DeviceMatcher = (device: Device, constraints: DeviceConstraints) => boolean;
 
 /**
  * The distribution of recent request shapes: a sliding window over the last `window` asks, from
@@ -37,7 +45,7 @@ function shapeKey(a: VendorAsk): string {
 export class ShapeTracker {
   private readonly ring: string[] = [];
   private next = 0;
-  private readonly counts = new Map<string, { ask: VendorAsk; count: number }>();
+  private readonly counts = new Map<string, { ask: VendorAsk; constraints: DeviceConstraints; count: number }>();
   private cached: readonly Shape[] = [];
   private dirty = 0;
   /** Changes whenever `shapes()` may return something new: caches key on it. */
@@ -51,8 +59,8 @@ export class ShapeTracker {
     readonly refreshEvery = 16,
   ) {}
 
-  observe(ask: VendorAsk): void {
-    const key = shapeKey(ask);
+  observe(ask: VendorAsk, constraints: DeviceConstraints = NO_CONSTRAINTS): void {
+    const key = shapeKey(ask, constraints);
     if (this.ring.length === this.window) {
       const old = this.ring[this.next] ?? '';
       const entry = this.counts.get(old);
@@ -67,7 +75,7 @@ export class ShapeTracker {
     }
     const entry = this.counts.get(key);
     if (entry) entry.count++;
-    else this.counts.set(key, { ask, count: 1 });
+    else this.counts.set(key, { ask, constraints, count: 1 });
     this.dirty++;
     if (this.cached.length === 0 || this.dirty >= this.refreshEvery) this.recompute();
   }
@@ -80,19 +88,20 @@ export class ShapeTracker {
     this.dirty = 0;
     const entries = [...this.counts.entries()].sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : 1));
     const total = this.ring.length;
-    const kept: { ask: VendorAsk; count: number }[] = [];
+    const kept: { ask: VendorAsk; constraints: DeviceConstraints; count: number }[] = [];
     let covered = 0;
     for (const [, e] of entries) {
       if (covered >= this.coverage * total || kept.length === this.maxShapes) break;
       kept.push(e);
       covered += e.count;
     }
-    this.cached = kept.map(({ ask, count }) => ({
+    this.cached = kept.map(({ ask, constraints, count }) => ({
       vendor: ask.vendor,
       count: ask.count,
       memoryMiB: ask.memoryMiB,
       memoryPercent: ask.memoryPercent,
       cores: Math.min(ask.cores, 100),
+      constraints,
       weight: count / covered,
     }));
     this.version++;
@@ -131,9 +140,18 @@ function idleOf(node: NodeState, position: number, memoryUsed: number, coresUsed
   return Math.max(0, Math.min((d.memoryMiB - memoryUsed) / d.memoryMiB, (d.cores - coresUsed) / d.cores));
 }
 
-function fitsShape(node: NodeState, position: number, s: Shape, tasks: number, memoryUsed: number, coresUsed: number): boolean {
+function fitsShape(
+  node: NodeState,
+  position: number,
+  s: Shape,
+  tasks: number,
+  memoryUsed: number,
+  coresUsed: number,
+  matches: DeviceMatcher,
+): boolean {
   const d = node.devices[position];
   if (!d || d.vendor !== s.vendor || !usable(node, position) || tasks >= d.splitCount) return false;
+  if (s.constraints !== NO_CONSTRAINTS && !matches(d, s.constraints)) return false;
   const memory = s.memoryMiB ?? Math.floor((d.memoryMiB * s.memoryPercent) / 100);
   if (d.memoryMiB - memoryUsed < memory || d.cores - coresUsed < s.cores) return false;
   return !(s.cores === 100 && tasks > 0);
@@ -143,7 +161,10 @@ function fitsShape(node: NodeState, position: number, s: Shape, tasks: number, m
 export class FragmentationModel {
   private readonly cache = new WeakMap<NodeState, NodeFragmentation>();
 
-  constructor(readonly tracker: ShapeTracker) {}
+  constructor(
+    readonly tracker: ShapeTracker,
+    private readonly matches: DeviceMatcher,
+  ) {}
 
   private state(node: NodeState): NodeFragmentation {
     const known = this.cache.get(node);
@@ -164,7 +185,7 @@ export class FragmentationModel {
       let count = 0;
       let frag = 0;
       for (let d = 0; d < n; d++) {
-        const ok = fitsShape(node, d, s, node.tasks[d] ?? 0, node.memory[d] ?? 0, node.cores[d] ?? 0);
+        const ok = fitsShape(node, d, s, node.tasks[d] ?? 0, node.memory[d] ?? 0, node.cores[d] ?? 0, this.matches);
         fits[m * n + d] = ok ? 1 : 0;
         if (ok) count++;
         else frag += idle[d] ?? 0;
@@ -203,7 +224,7 @@ export class FragmentationModel {
       let frag = st.fragSum[m] ?? 0;
       changed.forEach((c, k) => {
         const before = st.fits[m * n + c.position] === 1;
-        const after = fitsShape(node, c.position, s, c.tasks, c.memoryMiB, c.cores);
+        const after = fitsShape(node, c.position, s, c.tasks, c.memoryMiB, c.cores, this.matches);
         count += (after ? 1 : 0) - (before ? 1 : 0);
         frag += (after ? 0 : (newIdle[k] ?? 0)) - (before ? 0 : (st.idle[c.position] ?? 0));
       });

@@ -1,6 +1,10 @@
 /**
- * Test support for the codec tests (imported only by `*.test.ts`): error assertions, and the
- * fuzz inputs every decoder is run against, random strings and mutations of valid encodings.
+ * Test support for the codec tests: error assertions, and the fuzz inputs every decoder is run
+ * against, random strings and mutations of valid encodings.
+ *
+ * It defines no tests on purpose (the files that import it would run them again). The `.test.ts`
+ * name is what keeps it, and its fast-check import, out of the build (`tsconfig.build.json`
+ * excludes `*.test.ts`) and out of the pure `src/core` runtime code.
  */
 
 import assert from 'node:assert/strict';
