@@ -19,6 +19,7 @@ import { z } from 'zod';
 
 import type { DeviceMode } from '../core/device.js';
 import { ConfigError } from '../core/errors.js';
+import { NVIDIA_DEFAULTS as NVIDIA_REQUEST_DEFAULTS } from '../core/vendors/nvidia.js';
 import { dns1123SubdomainProblem, extendedResourceNameProblem } from './k8s-names.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -285,17 +286,10 @@ export const VENDOR_KEYS: readonly VendorKey[] = Object.freeze([
   'vnpus',
 ]);
 
+/** The request-side defaults come from the NVIDIA vendor module, so the two cannot drift apart. */
 const NVIDIA_DEFAULTS: NvidiaConfig = Object.freeze({
-  resourceCountName: 'nvidia.com/gpu',
-  resourceMemoryName: 'nvidia.com/gpumem',
-  resourceMemoryPercentageName: 'nvidia.com/gpumem-percentage',
-  resourceCoreName: 'nvidia.com/gpucores',
-  resourcePriorityName: 'nvidia.com/priority',
+  ...NVIDIA_REQUEST_DEFAULTS,
   overwriteEnv: false,
-  defaultMemory: 0,
-  defaultCores: 0,
-  defaultGPUNum: 1,
-  memoryFactor: 1,
   disableCoreLimit: false,
   gpuCorePolicy: 'default',
   runtimeClassName: undefined,
