@@ -40,6 +40,15 @@ export interface Device {
   readonly migProfiles?: readonly MigProfile[];
 }
 
+/**
+ * The device model, from its type string: HAMi registers NVIDIA devices as `NVIDIA-` + the NVML
+ * name (`NVIDIA-NVIDIA A100-SXM4-80GB` → `NVIDIA A100-SXM4-80GB`, `NVIDIA-Tesla T4` → `Tesla T4`).
+ */
+export function deviceModel(device: Pick<Device, 'type' | 'vendor'>): string {
+  const prefix = `${device.vendor}-`;
+  return device.type.startsWith(prefix) && device.type.length > prefix.length ? device.type.slice(prefix.length) : device.type;
+}
+
 /** Link score between two devices of one node: higher is better connected (HAMi's pair score). */
 export interface DeviceLink {
   readonly from: string;
