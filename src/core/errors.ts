@@ -8,7 +8,8 @@ export type TesseraErrorCode =
   | 'TESSERA_ERR_DECODE'
   | 'TESSERA_ERR_REQUEST'
   | 'TESSERA_ERR_CONFIG'
-  | 'TESSERA_ERR_REGION_FORMAT';
+  | 'TESSERA_ERR_REGION_FORMAT'
+  | 'TESSERA_ERR_INPUT';
 
 export class TesseraError extends Error {
   constructor(
@@ -65,5 +66,21 @@ export class ConfigError extends TesseraError {
     reason: string,
   ) {
     super('TESSERA_ERR_CONFIG', `${source}: ${path}=${quote(value)} ${reason}`);
+  }
+}
+
+/**
+ * A data file (a trace, a results table) that cannot be used: names the file, the line, the
+ * column and the offending value, so the user can open the file at that spot.
+ */
+export class InputError extends TesseraError {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly column: string,
+    readonly value: string,
+    reason: string,
+  ) {
+    super('TESSERA_ERR_INPUT', `${file}:${String(line)}: ${column}=${quote(value)} ${reason}`);
   }
 }
