@@ -65,9 +65,23 @@ export interface DeviceUsage {
 
 export const NO_USAGE: DeviceUsage = Object.freeze({ tasks: 0, memoryMiB: 0, cores: 0 });
 
+/** CPU and memory of a node (its allocatable) or of a pod (its requests). */
+export interface HostResources {
+  readonly cpuMilli: number;
+  readonly memoryMiB: number;
+}
+
+export const NO_HOST: HostResources = Object.freeze({ cpuMilli: 0, memoryMiB: 0 });
+
 /** A node's devices and how they connect. */
 export interface NodeInventory {
   readonly name: string;
+  /**
+   * The node's allocatable CPU and memory, when known: then pods are fitted on them too and the
+   * fragmentation-aware policy counts devices stranded by a lack of CPU. Without it only devices
+   * are fitted (kube-scheduler has checked CPU and memory before calling the extender).
+   */
+  readonly host?: HostResources;
   readonly devices: readonly Device[];
   /** Pair scores, both directions listed (an absent pair scores 0). */
   readonly links: readonly DeviceLink[];

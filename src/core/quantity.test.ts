@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { parseWholeQuantity } from './quantity.js';
+import { parseScaledQuantity, parseWholeQuantity } from './quantity.js';
 
 test('whole-number quantities', () => {
   const cases: [string | number, number | string][] = [
@@ -30,4 +30,23 @@ test('whole-number quantities', () => {
     [Number.NaN, 'not a quantity'],
   ];
   for (const [input, want] of cases) assert.equal(parseWholeQuantity(input), want, String(input));
+});
+
+test('CPU in millicores and memory in MiB, rounded up like Kubernetes', () => {
+  const cases: [string | number, 'milli' | 'MiB', number | string][] = [
+    ['500m', 'milli', 500],
+    ['0.5', 'milli', 500],
+    ['2', 'milli', 2000],
+    [1.5, 'milli', 1500],
+    ['0.0001', 'milli', 1],
+    ['100Mi', 'MiB', 100],
+    ['1Gi', 'MiB', 1024],
+    ['1G', 'MiB', 954],
+    ['1', 'MiB', 1],
+    ['0', 'MiB', 0],
+    ['-1', 'milli', 'negative'],
+    ['lots', 'MiB', 'not a quantity'],
+    [Number.NaN, 'milli', 'not a quantity'],
+  ];
+  for (const [input, unit, want] of cases) assert.equal(parseScaledQuantity(input, unit), want, `${String(input)} ${unit}`);
 });

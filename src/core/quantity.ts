@@ -25,17 +25,8 @@ const QUANTITY = /^([+-]?)(\d+)(?:\.(\d+))?(?:(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)|
 /** Why a quantity was refused, for the caller's error message. */
 export type QuantityProblem = 'not a quantity' | 'not a whole number' | 'negative' | 'too large';
 
-/**
- * Parses a quantity into a non-negative safe integer, or says why it cannot.
- * Numbers (as the API server returns them in some clients) are accepted too.
- */
-export function parseWholeQuantity(value: string | number): number | QuantityProblem {
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) return 'not a quantity';
-    if (!Number.isInteger(value)) return 'not a whole number';
-    if (value < 0) return 'negative';
-    return Number.isSafeInteger(value) ? value : 'too large';
-  }
+/** A quantity as an exact fraction, or why it is not one. */
+function fraction(value: string): { numerator: bigint; denominator: bigint } | QuantityProblem {
   const m = QUANTITY.exec(value.trim());
   if (!m) return 'not a quantity';
   const [, sign = '', whole = '0', fraction = '', suffix, exponent] = m;
@@ -49,9 +40,47 @@ export function parseWholeQuantity(value: string | number): number | QuantityPro
     if (e >= 0) numerator *= 10n ** BigInt(e);
     else denominator *= 10n ** BigInt(-e);
   }
-  if (numerator % denominator !== 0n) return 'not a whole number';
-  const result = numerator / denominator;
-  if (sign === '-' && result !== 0n) return 'negative';
+  if (sign === '-' && numerator !== 0n) return 'negative';
+  return { numerator, denominator };
+}
+
+/**
+ * Parses a quantity into a non-negative safe integer, or says why it cannot.
+ * Numbers (as the API server returns them in some clients) are accepted too.
+ */
+export function parseWholeQuantity(value: string | number): number | QuantityProblem {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return 'not a quantity';
+    if (!Number.isInteger(value)) return 'not a whole number';
+    if (value < 0) return 'negative';
+    return Number.isSafeInteger(value) ? value : 'too large';
+  }
+  const f = fraction(value);
+  if (typeof f === 'string') return f;
+  if (f.numerator % f.denominator !== 0n) return 'not a whole number';
+  const result = f.numerator / f.denominator;
+  if (result > BigInt(Number.MAX_SAFE_INTEGER)) return 'too large';
+  return Number(result);
+}
+
+/**
+ * A quantity in units of `unit` (1/1000 for CPU in millicores, 2^20 for memory in MiB), rounded up
+ * as Kubernetes rounds requests up to its smallest unit: `0.5` CPU is 500 millicores, `100Mi`
+ * memory is 100 MiB, `1G` is 954 MiB (953.67 rounded up).
+ */
+export function parseScaledQuantity(value: string | number, unit: 'milli' | 'MiB'): number | QuantityProblem {
+  let f: { numerator: bigint; denominator: bigint } | QuantityProblem;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return 'not a quantity';
+    if (value < 0) return 'negative';
+    f = fraction(String(value));
+  } else {
+    f = fraction(value);
+  }
+  if (typeof f === 'string') return f;
+  const scaledNumerator = unit === 'milli' ? f.numerator * 1000n : f.numerator;
+  const scaledDenominator = unit === 'milli' ? f.denominator : f.denominator * 1024n * 1024n;
+  const result = (scaledNumerator + scaledDenominator - 1n) / scaledDenominator;
   if (result > BigInt(Number.MAX_SAFE_INTEGER)) return 'too large';
   return Number(result);
 }

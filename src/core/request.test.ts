@@ -109,3 +109,23 @@ test('policies, weights and constraints from annotations', () => {
   const c = req.constraints.get('NVIDIA');
   assert.deepEqual([c?.useTypes, c?.avoidIds, c?.numaBind], [['A100', 'H100'], ['GPU-bad'], true]);
 });
+
+test('CPU and memory requests: app containers summed, the largest init container if larger, limits when no request', () => {
+  const p = pod()
+    .resource('cpu', '1500m')
+    .resource('memory', '2Gi')
+    .container('sidecar')
+    .resource('cpu', '0.5')
+    .resource('memory', '512Mi')
+    .initContainer('setup')
+    .resource('cpu', '4')
+    .resource('memory', '1Gi')
+    .build();
+  // App: 1500m + 500m = 2000m, 2048 + 512 = 2560 MiB; init: 4000m, 1024 MiB → max per resource.
+  assert.deepEqual(podRequest(p, vendors).host, { cpuMilli: 4000, memoryMiB: 2560 });
+  assert.deepEqual(podRequest(pod().gpu(1).build(), vendors).host, { cpuMilli: 0, memoryMiB: 0 });
+  assert.throws(
+    () => podRequest(pod().resource('cpu', 'two').build(), vendors),
+    (e: unknown) => e instanceof RequestError && /resources\.requests\.cpu="two" is not a quantity/.test(e.message),
+  );
+});

@@ -5,8 +5,10 @@
  * cannot be honoured as written, naming the container (or annotation) and the value.
  */
 import { POD_DEVICE_POLICY, POD_NODE_POLICY, POD_SCORING_WEIGHTS } from './annotations.js';
+import type { HostResources } from './device.js';
 import { RequestError } from './errors.js';
 import type { ContainerSpec, PodLike } from './pod.js';
+import { parseScaledQuantity } from './quantity.js';
 import type { DeviceConstraints, Vendor, VendorAsk } from './vendors/vendor.js';
 
 /** How nodes are chosen among those that fit. */
@@ -45,6 +47,11 @@ export interface PodRequest {
   readonly weights: ScoringWeights | null;
   /** True when some container asks for a device. */
   readonly asksDevices: boolean;
+  /**
+   * CPU and memory the pod requests, as the kubelet admits it: the larger of the biggest init
+   * container and the sum of the app containers.
+   */
+  readonly host: HostResources;
 }
 
 export function parseNodePolicy(value: string, field = POD_NODE_POLICY): NodePolicy {
@@ -101,6 +108,23 @@ function containerRequest(container: ContainerSpec, init: boolean, position: num
   return { name: container.name, init, position, asks };
 }
 
+/** A container's CPU or memory request (Kubernetes copies a limit to an absent request). */
+function hostRequest(container: ContainerSpec, name: 'cpu' | 'memory'): number {
+  const raw = container.resources?.requests?.[name] ?? container.resources?.limits?.[name];
+  if (raw === undefined) return 0;
+  const v = parseScaledQuantity(raw, name === 'cpu' ? 'milli' : 'MiB');
+  if (typeof v === 'string') throw new RequestError(container.name, `resources.requests.${name}`, String(raw), `is ${v}`);
+  return v;
+}
+
+function podHost(init: readonly ContainerSpec[], app: readonly ContainerSpec[]): HostResources {
+  const total = (name: 'cpu' | 'memory'): number => {
+    const sum = app.reduce((s, c) => s + hostRequest(c, name), 0);
+    return init.reduce((m, c) => Math.max(m, hostRequest(c, name)), sum);
+  };
+  return { cpuMilli: total('cpu'), memoryMiB: total('memory') };
+}
+
 export function podRequest(pod: PodLike, vendors: readonly Vendor[]): PodRequest {
   const init = pod.spec?.initContainers ?? [];
   const app = pod.spec?.containers ?? [];
@@ -121,5 +145,6 @@ export function podRequest(pod: PodLike, vendors: readonly Vendor[]): PodRequest
     devicePolicy: devicePolicy === undefined ? null : parseDevicePolicy(devicePolicy),
     weights: weights === undefined ? null : parseScoringWeights(weights),
     asksDevices: containers.some((c) => c.asks.length > 0),
+    host: podHost(init, app),
   };
 }

@@ -57,6 +57,7 @@ export class SimCluster {
   readonly model: Int32Array;
   readonly cpuCap: Float64Array;
   readonly cpuFree: Float64Array;
+  readonly memCap: Float64Array;
   readonly memFree: Float64Array;
   /** GPUs of node n are gpuLeft[gpuStart[n] … gpuStart[n] + gpuCount[n] − 1]. */
   readonly gpuStart: Int32Array;
@@ -88,6 +89,7 @@ export class SimCluster {
     this.model = Int32Array.from(nodes, (n) => (n.gpus > 0 ? (this.modelIds.get(n.model) ?? -1) : -1));
     this.cpuCap = Float64Array.from(nodes, (n) => n.cpuMilli);
     this.cpuFree = Float64Array.from(nodes, (n) => n.cpuMilli);
+    this.memCap = Float64Array.from(nodes, (n) => n.memoryMiB);
     this.memFree = Float64Array.from(nodes, (n) => n.memoryMiB);
     this.gpuCount = Int32Array.from(nodes, (n) => n.gpus);
     this.gpuStart = new Int32Array(this.size);

@@ -1,6 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 
 import { demoCommand } from './demo.js';
+import { simulateCommand } from './simulate.js';
 
 /**
  * Adds one subcommand, with its options and action, to the root `tessera` program.
@@ -9,4 +10,4 @@ import { demoCommand } from './demo.js';
 export type CommandFactory = (program: Command) => void;
 
 /** Every subcommand of `tessera`, in the order `tessera --help` lists them. */
-export const commands: readonly CommandFactory[] = [demoCommand];
+export const commands: readonly CommandFactory[] = [demoCommand, simulateCommand];

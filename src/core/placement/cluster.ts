@@ -4,7 +4,7 @@
  * `addPod` and `removePod`, so it always equals the sum of the pods placed; `checkInvariants`
  * proves it in tests.
  */
-import type { Device, DeviceUsage, NodeInventory, PodGrants } from '../device.js';
+import { type Device, type DeviceUsage, type HostResources, NO_HOST, type NodeInventory, type PodGrants } from '../device.js';
 
 /** What one pod holds on one device: init containers at their peak, app containers summed. */
 export interface DeviceCharge {
@@ -20,6 +20,8 @@ export interface PlacedPod {
   readonly grants: PodGrants;
   readonly initContainers: number;
   readonly charges: readonly DeviceCharge[];
+  /** CPU and memory the pod holds on the node. */
+  readonly host: HostResources;
 }
 
 export class NodeState {
@@ -35,6 +37,10 @@ export class NodeState {
   readonly totalTasks: number;
   readonly totalMemory: number;
   readonly totalCores: number;
+  /** Allocatable CPU and memory, or null when the node does not say (then they are not fitted). */
+  readonly host: HostResources | null;
+  usedCpu = 0;
+  usedHostMemory = 0;
   usedTasks = 0;
   usedMemory = 0;
   usedCores = 0;
@@ -51,6 +57,7 @@ export class NodeState {
     this.name = inventory.name;
     this.devices = inventory.devices;
     this.cordoned = inventory.cordoned;
+    this.host = inventory.host ?? null;
     const n = inventory.devices.length;
     this.tasks = new Int32Array(n);
     this.memory = new Float64Array(n);
@@ -93,7 +100,18 @@ export class NodeState {
     return { tasks: this.tasks[position] ?? 0, memoryMiB: this.memory[position] ?? 0, cores: this.cores[position] ?? 0 };
   }
 
-  apply(charges: readonly DeviceCharge[], sign: 1 | -1): void {
+  /** CPU free on the node, Infinity when the node does not say. */
+  freeCpu(): number {
+    return this.host ? this.host.cpuMilli - this.usedCpu : Infinity;
+  }
+
+  freeHostMemory(): number {
+    return this.host ? this.host.memoryMiB - this.usedHostMemory : Infinity;
+  }
+
+  apply(charges: readonly DeviceCharge[], sign: 1 | -1, host: HostResources = NO_HOST): void {
+    this.usedCpu += sign * host.cpuMilli;
+    this.usedHostMemory += sign * host.memoryMiB;
     for (const c of charges) {
       this.tasks[c.position] = (this.tasks[c.position] ?? 0) + sign * c.tasks;
       this.memory[c.position] = (this.memory[c.position] ?? 0) + sign * c.memoryMiB;
@@ -212,7 +230,7 @@ export class ClusterState {
     const state = new NodeState(inventory);
     if (previous) {
       this.unfile(previous);
-      for (const pod of previous.pods.values()) this.charge(state, pod.key, pod.grants, pod.initContainers);
+      for (const pod of previous.pods.values()) this.charge(state, pod.key, pod.grants, pod.initContainers, pod.host);
       this.nodes[this.nodes.indexOf(previous)] = state;
     } else {
       this.nodes.push(state);
@@ -235,20 +253,23 @@ export class ClusterState {
     return this.byName.get(name);
   }
 
-  /** Records a pod's grants on a node (a placement, or a pod found placed). Replaces an earlier record of the pod. */
-  addPod(nodeName: string, key: string, grants: PodGrants, initContainers: number): PlacedPod {
+  /**
+   * Records a pod's grants (and its CPU and memory) on a node: a placement, or a pod found placed.
+   * Replaces an earlier record of the pod.
+   */
+  addPod(nodeName: string, key: string, grants: PodGrants, initContainers: number, host: HostResources = NO_HOST): PlacedPod {
     this.removePod(key);
     const node = this.byName.get(nodeName);
     if (!node) throw new Error(`addPod: node ${nodeName} is not in the cluster state`);
-    return this.charge(node, key, grants, initContainers);
+    return this.charge(node, key, grants, initContainers, host);
   }
 
-  private charge(node: NodeState, key: string, grants: PodGrants, initContainers: number): PlacedPod {
+  private charge(node: NodeState, key: string, grants: PodGrants, initContainers: number, host: HostResources): PlacedPod {
     const charges = podCharges(node, grants, initContainers);
-    const placed: PlacedPod = { key, node: node.name, grants, initContainers, charges };
+    const placed: PlacedPod = { key, node: node.name, grants, initContainers, charges, host };
     const filed = this.byName.get(node.name) === node;
     if (filed) this.unfile(node);
-    node.apply(charges, 1);
+    node.apply(charges, 1, host);
     if (filed) this.file(node);
     node.pods.set(key, placed);
     this.podNode.set(key, node.name);
@@ -264,7 +285,7 @@ export class ClusterState {
     const placed = node?.pods.get(key);
     if (!node || !placed) return undefined;
     this.unfile(node);
-    node.apply(placed.charges, -1);
+    node.apply(placed.charges, -1, placed.host);
     this.file(node);
     node.pods.delete(key);
     return placed;
@@ -281,8 +302,8 @@ export class ClusterState {
 }
 
 /**
- * Checks that no device holds more than it has and that usage equals the sum of the pods
- * placed. Returns the violations (empty when all holds).
+ * Checks that no device (and no node's CPU or memory) holds more than it has and that usage
+ * equals the sum of the pods placed. Returns the violations (empty when all holds).
  */
 export function checkInvariants(cluster: ClusterState): string[] {
   const problems: string[] = [];
@@ -307,6 +328,16 @@ export function checkInvariants(cluster: ClusterState): string[] {
       if ((node.memory[i] ?? 0) > d.memoryMiB) problems.push(`${where}: ${String(node.memory[i])} MiB > ${String(d.memoryMiB)}`);
       if ((node.cores[i] ?? 0) > d.cores) problems.push(`${where}: ${String(node.cores[i])}% > ${String(d.cores)}%`);
     });
+    let cpu = 0;
+    let hostMemory = 0;
+    for (const pod of node.pods.values()) {
+      cpu += pod.host.cpuMilli;
+      hostMemory += pod.host.memoryMiB;
+    }
+    if (node.usedCpu !== cpu) problems.push(`${node.name}: CPU used ${String(node.usedCpu)}m ≠ pods' ${String(cpu)}m`);
+    if (node.usedHostMemory !== hostMemory) problems.push(`${node.name}: memory used ${String(node.usedHostMemory)} MiB ≠ pods' ${String(hostMemory)} MiB`);
+    if (node.host && cpu > node.host.cpuMilli) problems.push(`${node.name}: CPU ${String(cpu)}m > ${String(node.host.cpuMilli)}m`);
+    if (node.host && hostMemory > node.host.memoryMiB) problems.push(`${node.name}: memory ${String(hostMemory)} MiB > ${String(node.host.memoryMiB)} MiB`);
   }
   return problems;
 }

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 
 import type { NodeInventory } from '../device.js';
 import { podRequest } from '../request.js';
-import { gpu, node, pod, type PodBuilder } from '../testing/builders.js';
+import { gpu, node, pod, type PodBuilder, withHost } from '../testing/builders.js';
 import { nvidiaVendor } from '../vendors/nvidia.js';
 import { checkInvariants, ClusterState } from './cluster.js';
 import { PlacementEngine } from './engine.js';
@@ -222,4 +222,48 @@ test('release returns exactly what the pod took', () => {
   assert.deepEqual(usedMemory(e, 'n1'), [0, 0]);
   assert.equal(e.cluster.node('n1')?.score(), before);
   assert.deepEqual(checkInvariants(e.cluster), []);
+});
+
+describe('CPU and memory of the node', () => {
+  test('a node without the CPU or memory a pod requests does not fit, in kube-scheduler\'s words', () => {
+    const e = engineWith([withHost(node('small', [gpu('GPU-a')]), 4000, 8192), withHost(node('big', [gpu('GPU-b')]), 64000, 262144)], {
+      nodePolicy: 'binpack',
+    });
+    place(e, 'default/first', pod().gpu(1).mem(1000).cores(10).resource('cpu', '3').resource('memory', '4Gi').annotate('nvidia.com/use-gpuuuid', 'GPU-a'));
+    assert.equal(e.cluster.node('small')?.freeCpu(), 1000);
+    const cpu = e.filter(podRequest(pod().gpu(1).mem(1000).cores(10).resource('cpu', '2').build(), vendors), null, { explain: true });
+    assert.equal(cpu.failed.get('small'), 'Insufficient cpu');
+    assert.equal(cpu.placement?.node, 'big');
+    const memory = e.filter(podRequest(pod().gpu(1).mem(1000).cores(10).resource('memory', '5Gi').build(), vendors), null, { explain: true });
+    assert.equal(memory.failed.get('small'), 'Insufficient memory');
+    // A CPU-only pod is placed on CPU and memory alone: no node has 70 cores.
+    assert.deepEqual(place(e, 'default/cpu-only', pod().resource('cpu', '1')).placement?.grants, [[]]);
+    assert.equal(place(e, 'default/too-big', pod().resource('cpu', '70')).placement, null);
+  });
+
+  test('what a pod holds of CPU and memory is given back on release', () => {
+    const e = engineWith([withHost(node('n1', [gpu('GPU-a')]), 8000, 16384)]);
+    place(e, 'default/a', pod().gpu(1).mem(1000).cores(10).resource('cpu', '3').resource('memory', '1Gi'));
+    assert.equal(e.cluster.node('n1')?.freeCpu(), 5000);
+    assert.equal(e.cluster.node('n1')?.freeHostMemory(), 15360);
+    assert.deepEqual(checkInvariants(e.cluster), []);
+    e.release('default/a');
+    assert.equal(e.cluster.node('n1')?.freeCpu(), 8000);
+    assert.deepEqual(checkInvariants(e.cluster), []);
+  });
+
+  test('fragmentation-aware: a CPU-only pod goes where the CPU is not needed by the GPUs', () => {
+    // gpu-rich: 4 GPUs and 48 cores, each GPU pod seen so far needs 12 cores; cpu-rich: 1 GPU and 96 cores.
+    const e = engineWith(
+      [withHost(node('a-gpu-rich', [gpu('GPU-1'), gpu('GPU-2'), gpu('GPU-3'), gpu('GPU-4')]), 48000, 262144), withHost(node('b-cpu-rich', [gpu('GPU-5')]), 96000, 262144)],
+      { nodePolicy: 'fragmentation' },
+    );
+    for (let i = 0; i < 20; i++) e.observe(podRequest(pod().gpu(1).resource('cpu', '12').build(), vendors));
+    const cpuOnly = podRequest(pod().resource('cpu', '16').build(), vendors);
+    // On a-gpu-rich it would leave CPU for 2 of 4 GPU pods (fragmentation +1 GPU); on b-cpu-rich, 80 cores still feed its GPU.
+    assert.equal(e.filter(cpuOnly).placement?.node, 'b-cpu-rich');
+    // Binpack, for contrast, knows nothing of CPU and takes the first by name among equals.
+    const binpack = podRequest(pod().resource('cpu', '16').annotate('hami.io/node-scheduler-policy', 'binpack').build(), vendors);
+    assert.equal(e.filter(binpack).placement?.node, 'a-gpu-rich');
+  });
 });

@@ -1,66 +1,88 @@
 /**
- * Fragmentation-aware placement (the idea of FGD, USENIX ATC '23, adapted to memory and compute
- * shares). A node's fragmentation F is the idle GPU capacity that the pods expected next could
- * not use, weighted by how often each request shape is seen:
+ * Fragmentation-aware placement: Tessera's policy. It builds on FGD (Weng et al., USENIX ATC
+ * '23): a node's fragmentation F is the idle device capacity that the pods expected next could
+ * not use, weighted by how often each pod shape is seen, and a pod goes where it raises F least
+ * (or lowers it most):
  *
- *   F(node) = Σ_m p_m · f(node, m)
- *   f(node, m) = Σ idle(d) over devices d that cannot take shape m, if the node can host m;
- *                Σ idle(d) over all devices, if it cannot (every idle share is stranded for m).
+ *   F(node) = Σ_m p_m · (idle(node) − usable(node, m))
  *
- * idle(d) is the usable idle fraction of a device, min(free memory / memory, free compute /
- * compute). Placing a pod where it raises F least (or lowers it most) keeps capacity in pieces
- * that future pods fit. The distribution p_m is learnt online from the pods seen so far, so the
- * policy knows nothing of a trace in advance.
+ * A device that can take one more pod of shape m is usable by m; the others' idle capacity is a
+ * fragment for m (FGD's rule). What FGD misses is the node's CPU: it asks whether the node has
+ * CPU for *one* pod of m, so eight idle GPUs beside CPU for one more pod count as usable. Here
+ * the CPU is weighed both ways and the two views averaged:
+ *
+ *   usable(node, m) = ½ · U           if the CPU holds at least one pod of m (FGD), else 0
+ *                   + ½ · U · min(1, H / C)   (the share of the C pods the devices could hold
+ *                                              that the CPU, H pods' worth, can feed)
+ *
+ * where U is the idle capacity of the devices that can take m. The average beat both views alone
+ * on the openb traces (docs/simulator.md has the figures): CPU-only pods go to CPU-rich nodes
+ * instead of eating the CPU that GPUs next to them need.
+ *
+ * The shape distribution p_m is learnt online from the pods seen (a sliding window), never given
+ * in advance. Idle capacity is measured in devices: a device's idle fraction is the smaller of
+ * its free memory and free compute fractions.
  */
 import type { Device } from '../device.js';
+import type { PodRequest } from '../request.js';
 import { type DeviceConstraints, NO_CONSTRAINTS, type VendorAsk } from '../vendors/vendor.js';
 import type { NodeState } from './cluster.js';
 
-/** A request shape and its share of recent requests. */
+/** A pod shape and its share of recent pods. */
 export interface Shape {
-  readonly vendor: string;
-  readonly count: number;
-  readonly memoryMiB: number | null;
-  readonly memoryPercent: number;
-  readonly cores: number;
-  /** The device constraints the shape came with (FGD counts a GPU of a model a task may not use as a fragment for it). */
+  /** The pod's device ask (its first, for pods asking several), or null for a pod asking for no device. */
+  readonly ask: VendorAsk | null;
   readonly constraints: DeviceConstraints;
+  /** The pod's CPU request, millicores. */
+  readonly cpuMilli: number;
   readonly weight: number;
 }
 
-function shapeKey(a: VendorAsk, c: DeviceConstraints): string {
-  const memory = a.memoryMiB === null ? `${String(a.memoryPercent)}%` : String(a.memoryMiB);
+/**
+ * Shapes are told apart by device ask, constraints and CPU. Memory is fitted but not weighed, as
+ * in FGD: host memory rarely decides whether a GPU pod fits, and splitting shapes on it would
+ * scatter them over many rare ones.
+ */
+function shapeKey(request: PodRequest): { key: string; ask: VendorAsk | null; constraints: DeviceConstraints } {
+  const ask = request.containers.flatMap((c) => c.asks)[0] ?? null;
+  const host = String(request.host.cpuMilli);
+  if (!ask) return { key: `-|${host}`, ask: null, constraints: NO_CONSTRAINTS };
+  const c = request.constraints.get(ask.vendor) ?? NO_CONSTRAINTS;
+  const memory = ask.memoryMiB === null ? `${String(ask.memoryPercent)}%` : String(ask.memoryMiB);
   const limits = [c.useTypes, c.avoidTypes, c.useIds, c.avoidIds].map((l) => l.join(',')).join('/');
-  return `${a.vendor}|${String(a.count)}|${memory}|${String(a.cores)}|${limits}|${String(c.numaBind)}|${c.mode ?? ''}`;
+  const key = `${ask.vendor}|${String(ask.count)}|${memory}|${String(ask.cores)}|${limits}|${String(c.numaBind)}|${c.mode ?? ''}|${host}`;
+  return { key, ask, constraints: c };
 }
 
-/** Whether a device may be used under constraints (the vendor module's rule). */
-export type DeviceMatcher = (device: Device, constraints: DeviceConstraints) => boolean;
-
 /**
- * The distribution of recent request shapes: a sliding window over the last `window` asks, from
- * which the most frequent shapes covering `coverage` of the window are kept (FGD keeps those
- * covering 95% of the trace), renormalised to sum to 1.
+ * The distribution of recent pod shapes: a sliding window over the last `window` pods, from which
+ * the most frequent shapes covering `coverage` of the window are kept (FGD keeps those covering
+ * 95% of the trace), renormalised to sum to 1. A new distribution is published only when it has
+ * moved by more than `tolerance` (total variation distance) from the one in use: scoring caches
+ * stay valid while the workload is steady. Two windows of a steady workload differ by a few
+ * percent from sampling alone; the default tolerance of 10% ignores that and follows real change.
  */
 export class ShapeTracker {
   private readonly ring: string[] = [];
   private next = 0;
-  private readonly counts = new Map<string, { ask: VendorAsk; constraints: DeviceConstraints; count: number }>();
-  private cached: readonly Shape[] = [];
-  private dirty = 0;
-  /** Changes whenever `shapes()` may return something new: caches key on it. */
+  private readonly counts = new Map<string, { ask: VendorAsk | null; constraints: DeviceConstraints; cpuMilli: number; count: number }>();
+  private published: readonly Shape[] = [];
+  private publishedKeys: readonly string[] = [];
+  private sinceCheck = 0;
+  /** Changes whenever `shapes()` returns something new: caches key on it. */
   version = 0;
 
   constructor(
     readonly window = 2000,
     readonly coverage = 0.95,
-    readonly maxShapes = 32,
-    /** Recompute the kept shapes after this many new observations. */
-    readonly refreshEvery = 16,
+    readonly maxShapes = 128,
+    /** Look at the distribution again after this many new pods. */
+    readonly checkEvery = 64,
+    readonly tolerance = 0.1,
   ) {}
 
-  observe(ask: VendorAsk, constraints: DeviceConstraints = NO_CONSTRAINTS): void {
-    const key = shapeKey(ask, constraints);
+  observe(request: PodRequest): void {
+    const { key, ask, constraints } = shapeKey(request);
     if (this.ring.length === this.window) {
       const old = this.ring[this.next] ?? '';
       const entry = this.counts.get(old);
@@ -75,50 +97,59 @@ export class ShapeTracker {
     }
     const entry = this.counts.get(key);
     if (entry) entry.count++;
-    else this.counts.set(key, { ask, constraints, count: 1 });
-    this.dirty++;
-    if (this.cached.length === 0 || this.dirty >= this.refreshEvery) this.recompute();
+    else this.counts.set(key, { ask, constraints, cpuMilli: request.host.cpuMilli, count: 1 });
+    this.sinceCheck++;
+    // Early on every pod changes the picture; later only a drift does.
+    if (this.published.length === 0 || this.sinceCheck >= Math.min(this.checkEvery, this.ring.length)) this.check();
   }
 
   shapes(): readonly Shape[] {
-    return this.cached;
+    return this.published;
   }
 
-  private recompute(): void {
-    this.dirty = 0;
+  private check(): void {
+    this.sinceCheck = 0;
     const entries = [...this.counts.entries()].sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : 1));
     const total = this.ring.length;
-    const kept: { ask: VendorAsk; constraints: DeviceConstraints; count: number }[] = [];
+    const kept: typeof entries = [];
     let covered = 0;
-    for (const [, e] of entries) {
+    for (const e of entries) {
       if (covered >= this.coverage * total || kept.length === this.maxShapes) break;
       kept.push(e);
-      covered += e.count;
+      covered += e[1].count;
     }
-    this.cached = kept.map(({ ask, constraints, count }) => ({
-      vendor: ask.vendor,
-      count: ask.count,
-      memoryMiB: ask.memoryMiB,
-      memoryPercent: ask.memoryPercent,
-      cores: Math.min(ask.cores, 100),
-      constraints,
-      weight: count / covered,
-    }));
+    // Pods taking several devices are rare and the costliest to strand: keep every such shape
+    // in the window, even below the coverage cut.
+    const cut = new Set(kept);
+    for (const e of entries) {
+      if (kept.length === this.maxShapes) break;
+      if ((e[1].ask?.count ?? 0) > 1 && !cut.has(e)) {
+        kept.push(e);
+        covered += e[1].count;
+      }
+    }
+    const weights = new Map(kept.map(([key, e]) => [key, e.count / covered]));
+    let distance = 0;
+    this.publishedKeys.forEach((key, i) => {
+      distance += Math.abs((this.published[i]?.weight ?? 0) - (weights.get(key) ?? 0));
+    });
+    for (const [key, w] of weights) if (!this.publishedKeys.includes(key)) distance += w;
+    if (this.published.length > 0 && distance / 2 <= this.tolerance) return;
+    this.published = kept.map(([key, e]) => ({ ask: e.ask, constraints: e.constraints, cpuMilli: e.cpuMilli, weight: weights.get(key) ?? 0 }));
+    this.publishedKeys = kept.map(([key]) => key);
     this.version++;
   }
 }
 
-interface NodeFragmentation {
-  nodeVersion: number;
-  shapeVersion: number;
-  shapes: readonly Shape[];
-  idle: Float64Array;
-  idleSum: number;
-  /** fits[m * devices + d] */
-  fits: Uint8Array;
-  fitCount: Int32Array;
-  fragSum: Float64Array;
-  value: number;
+/** What the fragmentation model asks the vendor modules (through the engine) about a device. */
+export interface DeviceRules {
+  /**
+   * What one ask of the shape takes on the device when granted (templates round up), or null
+   * when the device can never take it (vendor, type, health, constraints).
+   */
+  size(node: NodeState, position: number, shape: Shape): { readonly memoryMiB: number; readonly cores: number } | null;
+  /** Whether the device could take one more ask of the shape with this usage (the vendor's rules). */
+  mayTake(node: NodeState, position: number, tasks: number, memoryUsed: number, coresUsed: number, shape: Shape): boolean;
 }
 
 /** A tentative usage of one device, to evaluate a placement before making it. */
@@ -129,44 +160,61 @@ export interface DeviceState {
   readonly cores: number;
 }
 
-function usable(node: NodeState, position: number): boolean {
+interface NodeTerms {
+  nodeVersion: number;
+  shapeVersion: number;
+  shapes: readonly Shape[];
+  /** Per shape and device: the size of one copy (memory, compute; memory −1 when the device can never take it). */
+  sizeMemory: Float64Array;
+  sizeCores: Float64Array;
+  idle: Float64Array;
+  idleSum: number;
+  /** copies[m * devices + d]: asks of shape m device d could take. */
+  copies: Float64Array;
+  /** usable[m * devices + d]: idle fraction of device d when it can take shape m, else 0. */
+  usable: Float64Array;
+  copySum: Float64Array;
+  usableSum: Float64Array;
+  value: number;
+}
+
+function usableDevice(node: NodeState, position: number): Device | null {
   const d = node.devices[position];
-  return d !== undefined && d.healthy && !node.cordoned.has(d.id);
+  return d !== undefined && d.healthy && !node.cordoned.has(d.id) && d.memoryMiB > 0 && d.cores > 0 ? d : null;
 }
 
 function idleOf(node: NodeState, position: number, memoryUsed: number, coresUsed: number): number {
-  const d = node.devices[position];
-  if (!d || !usable(node, position) || d.memoryMiB <= 0 || d.cores <= 0) return 0;
+  const d = usableDevice(node, position);
+  if (!d) return 0;
   return Math.max(0, Math.min((d.memoryMiB - memoryUsed) / d.memoryMiB, (d.cores - coresUsed) / d.cores));
-}
-
-function fitsShape(
-  node: NodeState,
-  position: number,
-  s: Shape,
-  tasks: number,
-  memoryUsed: number,
-  coresUsed: number,
-  matches: DeviceMatcher,
-): boolean {
-  const d = node.devices[position];
-  if (!d || d.vendor !== s.vendor || !usable(node, position) || tasks >= d.splitCount) return false;
-  if (s.constraints !== NO_CONSTRAINTS && !matches(d, s.constraints)) return false;
-  const memory = s.memoryMiB ?? Math.floor((d.memoryMiB * s.memoryPercent) / 100);
-  if (d.memoryMiB - memoryUsed < memory || d.cores - coresUsed < s.cores) return false;
-  return !(s.cores === 100 && tasks > 0);
 }
 
 /** Fragmentation bookkeeping per node, recomputed only when the node's usage or the shapes change. */
 export class FragmentationModel {
-  private readonly cache = new WeakMap<NodeState, NodeFragmentation>();
+  private readonly cache = new WeakMap<NodeState, NodeTerms>();
+  private copyScratch = new Float64Array(64);
+  private usableScratch = new Float64Array(64);
 
   constructor(
     readonly tracker: ShapeTracker,
-    private readonly matches: DeviceMatcher,
+    private readonly rules: DeviceRules,
   ) {}
 
-  private state(node: NodeState): NodeFragmentation {
+  /** Copies of shape m device d could take with this usage. */
+  private copies(node: NodeState, t: NodeTerms, m: number, d: number, tasks: number, memoryUsed: number, coresUsed: number): number {
+    const i = m * node.devices.length + d;
+    const memory = t.sizeMemory[i] ?? -1;
+    const shape = t.shapes[m];
+    const device = node.devices[d];
+    if (memory < 0 || !shape || !device || !this.rules.mayTake(node, d, tasks, memoryUsed, coresUsed, shape)) return 0;
+    const cores = t.sizeCores[i] ?? 0;
+    let n = device.splitCount - tasks;
+    if (memory > 0) n = Math.min(n, Math.floor((device.memoryMiB - memoryUsed) / memory));
+    if (cores > 0) n = Math.min(n, Math.floor((device.cores - coresUsed) / cores));
+    return Math.max(1, n);
+  }
+
+  private terms(node: NodeState): NodeTerms {
     const known = this.cache.get(node);
     if (known && known.nodeVersion === node.version && known.shapeVersion === this.tracker.version) return known;
     const shapes = this.tracker.shapes();
@@ -177,59 +225,113 @@ export class FragmentationModel {
       idle[d] = idleOf(node, d, node.memory[d] ?? 0, node.cores[d] ?? 0);
       idleSum += idle[d] ?? 0;
     }
-    const fits = new Uint8Array(shapes.length * n);
-    const fitCount = new Int32Array(shapes.length);
-    const fragSum = new Float64Array(shapes.length);
-    let value = 0;
+    const copies = new Float64Array(shapes.length * n);
+    const usable = new Float64Array(shapes.length * n);
+    const copySum = new Float64Array(shapes.length);
+    const usableSum = new Float64Array(shapes.length);
+    const sizeMemory = new Float64Array(shapes.length * n).fill(-1);
+    const sizeCores = new Float64Array(shapes.length * n);
+    const terms: NodeTerms = {
+      nodeVersion: node.version,
+      shapeVersion: this.tracker.version,
+      shapes,
+      sizeMemory,
+      sizeCores,
+      idle,
+      idleSum,
+      copies,
+      usable,
+      copySum,
+      usableSum,
+      value: 0,
+    };
     shapes.forEach((s, m) => {
-      let count = 0;
-      let frag = 0;
+      if (!s.ask) return;
       for (let d = 0; d < n; d++) {
-        const ok = fitsShape(node, d, s, node.tasks[d] ?? 0, node.memory[d] ?? 0, node.cores[d] ?? 0, this.matches);
-        fits[m * n + d] = ok ? 1 : 0;
-        if (ok) count++;
-        else frag += idle[d] ?? 0;
+        const device = usableDevice(node, d);
+        const size = device ? this.rules.size(node, d, s) : null;
+        if (!device || !size) continue;
+        const i = m * n + d;
+        sizeMemory[i] = size.memoryMiB;
+        sizeCores[i] = size.cores;
+        const c = this.copies(node, terms, m, d, node.tasks[d] ?? 0, node.memory[d] ?? 0, node.cores[d] ?? 0);
+        const u = c > 0 ? (idle[d] ?? 0) : 0;
+        copies[i] = c;
+        usable[i] = u;
+        copySum[m] = (copySum[m] ?? 0) + c;
+        usableSum[m] = (usableSum[m] ?? 0) + u;
       }
-      fitCount[m] = count;
-      fragSum[m] = frag;
-      value += s.weight * (count >= s.count ? frag : idleSum);
     });
-    const state = { nodeVersion: node.version, shapeVersion: this.tracker.version, shapes, idle, idleSum, fits, fitCount, fragSum, value };
-    this.cache.set(node, state);
-    return state;
+    terms.value = this.evaluate(node, terms, idleSum, copySum, usableSum, node.freeCpu());
+    this.cache.set(node, terms);
+    return terms;
   }
 
-  /** The node's fragmentation now, in GPUs. */
+  private evaluate(
+    node: NodeState,
+    t: NodeTerms,
+    idleSum: number,
+    copySum: ArrayLike<number>,
+    usableSum: ArrayLike<number>,
+    freeCpu: number,
+  ): number {
+    let value = 0;
+    for (let m = 0; m < t.shapes.length; m++) {
+      const s = t.shapes[m];
+      if (!s) continue;
+      if (!s.ask) {
+        value += s.weight * idleSum;
+        continue;
+      }
+      // A pod that takes several devices needs that many devices' worth of copies.
+      const copies = Math.floor((copySum[m] ?? 0) / Math.max(1, s.ask.count));
+      let usable = copies > 0 ? (usableSum[m] ?? 0) : 0;
+      if (node.host && s.cpuMilli > 0 && copies > 0) {
+        const hostCopies = Math.max(0, Math.floor(freeCpu / s.cpuMilli));
+        const one = hostCopies >= 1 ? usable : 0;
+        const many = (usable * Math.min(hostCopies, copies)) / copies;
+        usable = (one + many) / 2;
+      }
+      value += s.weight * Math.max(0, idleSum - usable);
+    }
+    return value;
+  }
+
+  /** The node's fragmentation now, in devices. */
   fragmentation(node: NodeState): number {
-    return this.state(node).value;
+    return this.terms(node).value;
   }
 
   /**
-   * How the node's fragmentation would change if some devices had the given usage instead
-   * (negative: the placement reduces fragmentation). O(shapes × changed devices).
+   * How the node's fragmentation would change if some devices had the given usage instead and
+   * the node gave `cpuMilli` more CPU (negative: the placement reduces fragmentation).
+   * O(shapes × changed devices).
    */
-  delta(node: NodeState, changed: readonly DeviceState[]): number {
-    const st = this.state(node);
+  delta(node: NodeState, changed: readonly DeviceState[], cpuMilli: number): number {
+    const t = this.terms(node);
     const n = node.devices.length;
-    let idleSum = st.idleSum;
-    const newIdle: number[] = [];
-    for (const c of changed) {
-      const v = idleOf(node, c.position, c.memoryMiB, c.cores);
-      newIdle.push(v);
-      idleSum += v - (st.idle[c.position] ?? 0);
+    let idleSum = t.idleSum;
+    if (this.copyScratch.length < t.shapes.length) {
+      this.copyScratch = new Float64Array(t.shapes.length * 2);
+      this.usableScratch = new Float64Array(t.shapes.length * 2);
     }
-    let value = 0;
-    st.shapes.forEach((s, m) => {
-      let count = st.fitCount[m] ?? 0;
-      let frag = st.fragSum[m] ?? 0;
-      changed.forEach((c, k) => {
-        const before = st.fits[m * n + c.position] === 1;
-        const after = fitsShape(node, c.position, s, c.tasks, c.memoryMiB, c.cores, this.matches);
-        count += (after ? 1 : 0) - (before ? 1 : 0);
-        frag += (after ? 0 : (newIdle[k] ?? 0)) - (before ? 0 : (st.idle[c.position] ?? 0));
-      });
-      value += s.weight * (count >= s.count ? frag : idleSum);
-    });
-    return value - st.value;
+    const copySum = this.copyScratch;
+    const usableSum = this.usableScratch;
+    copySum.set(t.copySum);
+    usableSum.set(t.usableSum);
+    for (const c of changed) {
+      const idle = idleOf(node, c.position, c.memoryMiB, c.cores);
+      idleSum += idle - (t.idle[c.position] ?? 0);
+      for (let m = 0; m < t.shapes.length; m++) {
+        const i = m * n + c.position;
+        if ((t.sizeMemory[i] ?? -1) < 0) continue;
+        const copies = this.copies(node, t, m, c.position, c.tasks, c.memoryMiB, c.cores);
+        const usable = copies > 0 ? idle : 0;
+        copySum[m] = (copySum[m] ?? 0) + copies - (t.copies[i] ?? 0);
+        usableSum[m] = (usableSum[m] ?? 0) + usable - (t.usable[i] ?? 0);
+      }
+    }
+    const after = this.evaluate(node, t, idleSum, copySum, usableSum, node.freeCpu() - cpuMilli);
+    return after - t.value;
   }
 }

@@ -87,3 +87,8 @@ export function gpu(id: string, overrides: Partial<Device> = {}): Device {
 export function node(name: string, devices: Device[], links: DeviceLink[] = [], cordoned: string[] = []): NodeInventory {
   return { name, devices: devices.map((d, index) => ({ ...d, index })), links, cordoned: new Set(cordoned) };
 }
+
+/** The same node with allocatable CPU (millicores) and memory (MiB). */
+export function withHost(inventory: NodeInventory, cpuMilli: number, memoryMiB: number): NodeInventory {
+  return { ...inventory, host: { cpuMilli, memoryMiB } };
+}
