@@ -17,6 +17,7 @@
 #define REFRESH_NS (100 * MS)      /* how often limits and switches are re-read */
 #define CHECK_NS (1 * MS)          /* how often an unthrottled context looks at the board */
 #define PRIORITY_WINDOW_NS (50 * MS) /* a higher-priority process idle this long no longer holds others back */
+#define PRIORITY_WARY_NS (1000 * MS)  /* ...but for this long after, work stays in small batches */
 #define EVENT_WAIT_LIMIT_NS (5000 * MS)
 
 typedef struct {
@@ -28,6 +29,7 @@ typedef struct {
     int timed;                /* ev_begin was recorded for the open batch */
     int batching; /* 1 while this context's launches go through batches */
     int yielding; /* lower priority than an active process: wait for it before each batch */
+    uint64_t higher_seen; /* when a higher-priority process was last seen active on this device */
     uint32_t share;
     uint64_t quantum_ns;
     uint64_t next_check;
@@ -138,7 +140,15 @@ static ctx_state_t *current_state(void) {
 static void decide(ctx_state_t *st, uint64_t now) {
     st->share = g_throttle_any ? tessera_sm_limit(st->dev) : 100;
     st->yielding = g_board_on && board_higher_priority_active(st->dev, now, tessera_priority(), PRIORITY_WINDOW_NS);
-    int batching = st->share < 100 || st->yielding;
+    if (st->yielding) st->higher_seen = now;
+    /*
+     * A higher-priority process that went quiet may only be waiting for its own
+     * queued work, or be descheduled for a moment. Launching freely now would queue
+     * up to the driver's limit in front of its next launch, so stay in small,
+     * completed batches a while before running unthrottled again.
+     */
+    int wary = st->higher_seen && now - st->higher_seen < PRIORITY_WARY_NS;
+    int batching = st->share < 100 || st->yielding || wary;
     if (!batching && st->batching) {
         st->pending = 0;
         st->launches = 0;
@@ -147,7 +157,7 @@ static void decide(ctx_state_t *st, uint64_t now) {
     }
     st->batching = batching;
     /* While yielding, keep little work queued so a higher-priority arrival waits at most ~2 ms. */
-    st->quantum_ns = st->yielding ? 2 * MS : __atomic_load_n(&g_quantum_ns, __ATOMIC_RELAXED);
+    st->quantum_ns = st->yielding || wary ? 2 * MS : __atomic_load_n(&g_quantum_ns, __ATOMIC_RELAXED);
 }
 
 static CUresult relaxed(CUresult (*fn)(CUevent, CUstream), CUevent ev, CUstream stream) {
