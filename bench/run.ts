@@ -5,6 +5,8 @@
 const benchmarks: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   'enforcement-launch': () => import('./enforcement-launch.js'),
   placement: () => import('./placement.js'),
+  simulate: () => import('./simulate.js'),
+  'simulate-study': async () => ({ main: (await import('./simulate.js')).study }),
 };
 
 const wanted = process.argv.slice(2);
@@ -13,7 +15,8 @@ if (unknown.length > 0) {
   process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; available: ${Object.keys(benchmarks).join(', ')}\n`);
   process.exit(2);
 }
-for (const name of wanted.length > 0 ? wanted : Object.keys(benchmarks)) {
+// The study takes minutes: it runs when named, not with the rest.
+for (const name of wanted.length > 0 ? wanted : Object.keys(benchmarks).filter((b) => b !== 'simulate-study')) {
   const load = benchmarks[name];
   if (load) await (await load()).main();
 }

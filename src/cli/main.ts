@@ -5,8 +5,9 @@
  */
 import { createRequire } from 'node:module';
 
-import { Command } from '@commander-js/extra-typings';
+import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 
+import { TesseraError } from '../core/errors.js';
 import { commands } from './commands/index.js';
 
 /**
@@ -40,4 +41,15 @@ if (program.commands.length === 0) {
   });
 }
 
-await program.parseAsync();
+try {
+  await program.parseAsync();
+} catch (e) {
+  // Bad input is the user's to fix: say what and where, without a stack trace. Anything else is
+  // a bug in tessera and keeps its stack.
+  if (e instanceof TesseraError || e instanceof InvalidArgumentError) {
+    process.stderr.write(`tessera: ${e.message}\n`);
+    process.exitCode = 1;
+  } else {
+    throw e;
+  }
+}

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 
+import { TesseraError } from '../core/errors.js';
 import { type SyntheticOptions, syntheticTrace } from './synthetic.js';
 import { nodeModels, parseNodes, parseTasks, type Trace } from './trace.js';
 
@@ -12,19 +13,20 @@ export type TraceSpec =
   | { readonly kind: 'files'; readonly nodes: string; readonly pods: string }
   | { readonly kind: 'synthetic'; readonly options: SyntheticOptions };
 
-function read(path: string, what: string): string {
+/** A whole input file, or an error naming it and why it cannot be read. */
+export function readInput(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
     const reason = e instanceof Error && 'code' in e ? String(e.code) : String(e);
-    throw new Error(`cannot read the ${what} ${path}: ${reason}`, { cause: e });
+    throw new TesseraError('TESSERA_ERR_INPUT', `cannot read the ${what} ${path}: ${reason}`, { cause: e });
   }
 }
 
 export function loadTrace(spec: TraceSpec): Trace {
   if (spec.kind === 'synthetic') return syntheticTrace(spec.options);
-  const nodes = parseNodes(spec.nodes, read(spec.nodes, 'node list'));
-  const tasks = parseTasks(spec.pods, read(spec.pods, 'task list'), nodeModels(nodes));
+  const nodes = parseNodes(spec.nodes, readInput(spec.nodes, 'node list'));
+  const tasks = parseTasks(spec.pods, readInput(spec.pods, 'task list'), nodeModels(nodes));
   return { nodes, tasks, nodesSource: spec.nodes, tasksSource: spec.pods };
 }
 

@@ -54,12 +54,22 @@ test('curves: an empty bin takes the mean of the records in x − 1 … x + 1', 
   near(c.fragmentationRatio[2], 35, 'ratio(2)');
 });
 
-test('curves: NaN where no record is within ±1 (a record past 130 % fills no bin)', () => {
+test('curves: where no record is within ±1, the state after the last record before x; NaN past the last arrival', () => {
   const c = curves(handLog(), CAPACITY);
+  // r4 arrived at x = 140: every x up to 130 was passed, and from x = 5 on the state was r3's.
   for (const x of [5, 6, 50, 129, 130]) {
-    isNaNAt(c.allocation, x, 'A');
-    isNaNAt(c.fragmentation, x, 'F');
+    near(c.allocation[x], 2, `A(${String(x)})`);
+    near(c.fragmentation[x], 0, `F(${String(x)})`);
+    isNaNAt(c.fragmentationRatio, x, 'ratio (r3 had no idle GPU)');
   }
+  const short = new EventLog();
+  short.record(10, 10, 100, 500);
+  short.record(60, 50, 100, 500);
+  const s = curves(short, CAPACITY);
+  near(s.allocation[4], 1, 'A(4): after r1, before r2');
+  near(s.allocation[6], 5, 'A(6)');
+  // Arrivals stopped at x = 6: nothing is known of x = 8 and beyond.
+  for (const x of [8, 50, 130]) isNaNAt(s.allocation, x, 'A');
 });
 
 test('curves: the fragmentation ratio is NaN, never Infinity, where the idle GPU was 0', () => {

@@ -5,7 +5,8 @@
  * capacity), from 0 to 130 % of capacity:
  *
  * - A(x): allocated GPU, % of capacity, averaged over the tasks whose x rounds to that integer
- *   (or over x ± 1 when none does);
+ *   (or over x ± 1 when none does; on a cluster so small that one task moves x by more than
+ *   that, the state after the last task before x, which held until the next one arrived);
  * - unallocated GPU = 100 − A(100);
  * - fragmentation amount = Σ F_n / capacity × 100, fragmentation ratio = Σ F_n / idle × 100.
  */
@@ -57,9 +58,15 @@ export interface Curves {
 export function curves(log: EventLog, capacityMilli: number): Curves {
   const sums = [new Float64Array(CURVE_POINTS), new Float64Array(CURVE_POINTS), new Float64Array(CURVE_POINTS)];
   const counts = [new Int32Array(CURVE_POINTS), new Int32Array(CURVE_POINTS), new Int32Array(CURVE_POINTS)];
+  /** The last record's values in each bin (NaN: none), for bins no record is near. */
+  const last = [new Float64Array(CURVE_POINTS).fill(NaN), new Float64Array(CURVE_POINTS).fill(NaN), new Float64Array(CURVE_POINTS).fill(NaN)];
+  const recorded = new Uint8Array(CURVE_POINTS);
+  let reached = -1;
   for (let i = 0; i < log.length; i++) {
     const x = Math.round((100 * (log.arrived[i] ?? 0)) / capacityMilli);
+    reached = Math.max(reached, x);
     if (x < 0 || x >= CURVE_POINTS) continue;
+    recorded[x] = 1;
     const idle = log.idle[i] ?? 0;
     const values = [
       (100 * (log.allocated[i] ?? 0)) / capacityMilli,
@@ -67,6 +74,7 @@ export function curves(log: EventLog, capacityMilli: number): Curves {
       idle > 0 ? (100 * (log.fragmentation[i] ?? 0)) / idle : NaN,
     ];
     values.forEach((v, k) => {
+      (last[k] as Float64Array)[x] = v;
       if (Number.isNaN(v)) return;
       (sums[k] as Float64Array)[x] = ((sums[k] as Float64Array)[x] ?? 0) + v;
       (counts[k] as Int32Array)[x] = ((counts[k] as Int32Array)[x] ?? 0) + 1;
@@ -75,7 +83,10 @@ export function curves(log: EventLog, capacityMilli: number): Curves {
   const mean = (k: number): number[] => {
     const s = sums[k] as Float64Array;
     const c = counts[k] as Int32Array;
+    const l = last[k] as Float64Array;
+    let carried = NaN;
     return Array.from({ length: CURVE_POINTS }, (_, x) => {
+      if (recorded[x] === 1) carried = l[x] ?? NaN;
       if ((c[x] ?? 0) > 0) return (s[x] ?? 0) / (c[x] ?? 1);
       let sum = 0;
       let n = 0;
@@ -83,7 +94,9 @@ export function curves(log: EventLog, capacityMilli: number): Curves {
         sum += s[y] ?? 0;
         n += c[y] ?? 0;
       }
-      return n > 0 ? sum / n : NaN;
+      if (n > 0) return sum / n;
+      // No usable record near x, but arrivals went past it: the state then was the last record's.
+      return x <= reached ? carried : NaN;
     });
   };
   return { allocation: mean(0), fragmentation: mean(1), fragmentationRatio: mean(2) };

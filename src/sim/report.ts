@@ -205,9 +205,13 @@ export function formatTrace(t: TraceReport, seeds: number): string {
     }
     out.push(table(rows));
     for (const o of t.online) {
-      const ratio = o.sharing.meanRunning.mean / o.exclusive.meanRunning.mean;
+      const held = o.exclusive.meanAllocatedPercent.mean / o.sharing.meanAllocatedPercent.mean;
+      const waits =
+        o.exclusive.waited.mean + o.sharing.waited.mean > 0
+          ? ` Tasks that waited: ${fixed(o.sharing.waited.mean, 0)} with sharing, ${fixed(o.exclusive.waited.mean, 0)} with whole GPUs (mean wait ${fixed(o.sharing.meanWait.mean, 0)} s against ${fixed(o.exclusive.meanWait.mean, 0)} s).`
+          : ' No task waited in either mode: raise --speedup to load the cluster.';
       out.push(
-        `  ${o.policy}: with sharing the cluster runs ${fixed(ratio, 2)}× the tasks at a time and carries ${fixed(o.sharing.meanUsefulPercent.mean)}% of its GPU in useful requests, against ${fixed(o.exclusive.meanUsefulPercent.mean)}% with whole GPUs.`,
+        `  ${o.policy}: the same tasks hold ${fixed(o.exclusive.meanAllocatedPercent.mean)}% of the GPUs as whole GPUs and ${fixed(o.sharing.meanAllocatedPercent.mean)}% shared: sharing fits ${fixed(held, 2)}× the work in the same cluster.${waits}`,
       );
     }
   }

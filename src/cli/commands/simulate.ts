@@ -1,10 +1,10 @@
 import { availableParallelism } from 'node:os';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, basename } from 'node:path';
 
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 
-import { loadTrace, type TraceSpec, traceName } from '../../sim/files.js';
+import { loadTrace, readInput, type TraceSpec, traceName } from '../../sim/files.js';
 import type { Job, JobResult } from '../../sim/jobs.js';
 import { allocationPlotSvg, type PlotSeries } from '../../sim/plot.js';
 import { ALL_POLICIES, policyByName } from '../../sim/policies/index.js';
@@ -126,13 +126,19 @@ export const simulateCommand: CommandFactory = (program) => {
                 options: options.syntheticTasks === undefined ? { seed: 1 } : { seed: 1, tasks: Math.round(options.syntheticTasks) },
               },
             ];
+      if (options.plot) {
+        const dir = dirname(options.plot);
+        if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+          throw new InvalidArgumentError(`--plot ${options.plot}: the folder ${dir} does not exist.`);
+        }
+      }
       // Every input is read and checked before any work starts: a bad file stops the run with
       // its line and column, and nothing is written.
       const traces = specs.map((s) => loadTrace(s));
       let published: PublishedRun[] | null = null;
       if (options.compareReference) {
         const path = options.compareReference;
-        published = parsePublishedResults(path, readFileSync(path, 'utf8'));
+        published = parsePublishedResults(path, readInput(path, 'published results'));
       }
       const policies = (options.policy ?? ALL_POLICIES.map((p) => p.name)).map((name) => policyByName(name));
       const modes: Job['mode'][] = options.online ? ['online-sharing', 'online-exclusive'] : ['one-shot'];

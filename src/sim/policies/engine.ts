@@ -89,6 +89,7 @@ function enginePolicy(nodePolicy: 'binpack' | 'spread' | 'fragmentation', device
     const requests = new Map<string, PodRequest>();
     const pending = new WeakMap<Decision, readonly DeviceGrant[]>();
     const keys = new WeakMap<Decision, string>();
+    const observed = new WeakSet<SimTask>();
     let placedCount = 0;
 
     const requestOf = (t: SimTask): PodRequest => {
@@ -104,8 +105,12 @@ function enginePolicy(nodePolicy: 'binpack' | 'spread' | 'fragmentation', device
     return {
       choose(t) {
         const request = requestOf(t);
-        // The policy learns from every pod it is asked to place, placed or not.
-        engine.observe(request);
+        // The policy learns from every pod it is asked to place, placed or not, once (the online
+        // replay asks again for a pod that waits).
+        if (!observed.has(t)) {
+          observed.add(t);
+          engine.observe(request);
+        }
         const placement = engine.filter(request).placement;
         if (!placement) return null;
         const n = index.get(placement.node) ?? -1;
