@@ -9,7 +9,8 @@ export type TesseraErrorCode =
   | 'TESSERA_ERR_REQUEST'
   | 'TESSERA_ERR_CONFIG'
   | 'TESSERA_ERR_REGION_FORMAT'
-  | 'TESSERA_ERR_INPUT';
+  | 'TESSERA_ERR_INPUT'
+  | 'TESSERA_ERR_API_STATUS';
 
 export class TesseraError extends Error {
   constructor(
