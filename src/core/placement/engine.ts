@@ -125,7 +125,7 @@ export class PlacementEngine {
   readonly shapes: ShapeTracker;
   private readonly fragmentation: FragmentationModel;
   private readonly vendors: ReadonlyMap<string, Vendor>;
-  private readonly defaults: EngineDefaults;
+  readonly defaults: EngineDefaults;
   private filterCalls = 0;
   private scratchA: Scratch = { tasks: new Float64Array(16), memory: new Float64Array(16), cores: new Float64Array(16) };
   private scratchB: Scratch = { tasks: new Float64Array(16), memory: new Float64Array(16), cores: new Float64Array(16) };

@@ -1,0 +1,258 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { NODE_DEVICE_CORDON, NODE_NVIDIA_REGISTER, POD_DEVICES_ALLOCATED, POD_DEVICES_TO_ALLOCATE, POD_NODE, POD_TIME } from '../core/annotations.js';
+import { encodeNodeRegister } from '../core/codec/index.js';
+import { ClusterState } from '../core/placement/cluster.js';
+import { PlacementEngine } from '../core/placement/engine.js';
+import { gpu, pod } from '../core/testing/builders.js';
+import { nvidiaVendor } from '../core/vendors/nvidia.js';
+import { parseBindingArgs, parseExtenderArgs, WireError } from './extender-wire.js';
+import { type EventType, failureSummary, type FilterDeps, filterPod } from './filter.js';
+import { type NodeObject, nodeInventory } from './node-inventory.js';
+import type { PodObject } from './pod-allocation.js';
+import { SchedulerCache } from './scheduler-cache.js';
+
+const NOW = new Date('2026-11-27T12:00:00Z');
+
+/** A Node as a HAMi device plugin leaves it: the register annotation and the allocatable count. */
+function gpuNode(name: string, gpus: number, memoryMiB = 24576, extra: Record<string, string> = {}): NodeObject {
+  const devices = Array.from({ length: gpus }, (_, i) => gpu(`GPU-${name}-${String(i)}`, { index: i, memoryMiB, splitCount: 10 }));
+  return {
+    metadata: { name, annotations: { [NODE_NVIDIA_REGISTER]: encodeNodeRegister(devices), ...extra } },
+    status: { allocatable: { 'nvidia.com/gpu': String(gpus * 10) } },
+  };
+}
+
+function withUid(p: PodObject, uid: string, namespace = 'default'): PodObject {
+  return { ...p, metadata: { ...p.metadata, uid, namespace } };
+}
+
+interface Harness {
+  deps: FilterDeps;
+  cache: SchedulerCache;
+  patches: { pod: string; annotations: Readonly<Record<string, string>> }[];
+  events: { pod: string; type: EventType; reason: string; message: string }[];
+  problems: string[];
+}
+
+function harness(nodes: NodeObject[], annotate?: FilterDeps['annotatePod']): Harness {
+  const problems: string[] = [];
+  const cluster = new ClusterState();
+  const cache = new SchedulerCache(cluster, (p) => problems.push(p));
+  for (const n of nodes) cache.upsertNode(n);
+  const vendors = [nvidiaVendor()];
+  const patches: Harness['patches'] = [];
+  const events: Harness['events'] = [];
+  const deps: FilterDeps = {
+    cache,
+    engine: new PlacementEngine(cluster, vendors),
+    vendors,
+    annotatePod:
+      annotate ??
+      ((p, annotations) => {
+        patches.push({ pod: p.metadata?.name ?? '', annotations });
+        return Promise.resolve();
+      }),
+    event: (p, type, reason, message) => events.push({ pod: p.metadata?.name ?? '', type, reason, message }),
+    now: () => NOW,
+  };
+  return { deps, cache, patches, events, problems };
+}
+
+describe('nodeInventory', () => {
+  test('devices from the register annotation, cordons from hami.io/device-cordon', () => {
+    const { inventory, problems } = nodeInventory(gpuNode('n1', 2, 24576, { [NODE_DEVICE_CORDON]: 'GPU-n1-1, ' }));
+    assert.deepEqual(problems, []);
+    assert.equal(inventory?.devices.length, 2);
+    assert.deepEqual([...(inventory?.cordoned ?? [])], ['GPU-n1-1']);
+  });
+
+  test('a plugin whose resource is no longer allocatable has its devices dropped, with the reason', () => {
+    const node = { ...gpuNode('n1', 2), status: { allocatable: { 'nvidia.com/gpu': '0' } } };
+    const { inventory, problems } = nodeInventory(node);
+    assert.equal(inventory, null);
+    assert.match(problems[0] ?? '', /node n1: hami.io\/node-nvidia-register is set but status.allocatable\["nvidia.com\/gpu"\] is 0 or missing/);
+  });
+
+  test('a malformed annotation is a problem naming the field, never a throw', () => {
+    const node: NodeObject = { metadata: { name: 'n1', annotations: { [NODE_NVIDIA_REGISTER]: '[{"id":"GPU-a","count":"ten"}]' } }, status: { allocatable: { 'nvidia.com/gpu': '10' } } };
+    const { inventory, problems } = nodeInventory(node);
+    assert.equal(inventory, null);
+    assert.match(problems[0] ?? '', /node n1: .*count/);
+  });
+});
+
+describe('extender wire', () => {
+  test('ExtenderArgs keys are read as Go reads them: any case', () => {
+    const args = parseExtenderArgs({ pod: { metadata: { name: 'p' } }, NODENAMES: ['a'], Nodes: null });
+    assert.deepEqual(args.nodeNames, ['a']);
+    assert.equal(args.nodes, null);
+    assert.equal(args.pod?.metadata?.name, 'p');
+  });
+
+  test('a wrong field type is refused naming the Go field', () => {
+    assert.throws(() => parseExtenderArgs({ Pod: {}, NodeNames: 'a' }), (e: unknown) => e instanceof WireError && /NodeNames/.test(e.message));
+    assert.throws(() => parseBindingArgs({ PodName: 'p', PodNamespace: 'ns' }), (e: unknown) => e instanceof WireError && /Node:/.test(e.message));
+  });
+});
+
+describe('filterPod', () => {
+  test('a pod asking for no managed device passes through with the candidates untouched', async () => {
+    const h = harness([gpuNode('n1', 1)]);
+    const result = await filterPod({ pod: withUid(pod('web').build(), 'u1'), nodes: null, nodeNames: ['n1', 'n2'] }, h.deps);
+    assert.deepEqual(result.NodeNames, ['n1', 'n2']);
+    assert.equal(result.Error, '');
+    assert.equal(h.patches.length, 0);
+  });
+
+  test('a share is placed: one node answered, the allocation written into the annotations, an event recorded', async () => {
+    const h = harness([gpuNode('n1', 2), gpuNode('n2', 2)]);
+    const p = withUid(pod('infer').gpu(1).mem(3000).cores(30).build(), 'u1');
+    const result = await filterPod({ pod: p, nodes: null, nodeNames: ['n1', 'n2'] }, h.deps);
+    assert.equal(result.Error, '');
+    assert.equal(result.NodeNames?.length, 1);
+    const chosen = result.NodeNames?.[0] ?? '';
+    const written = h.patches[0]?.annotations ?? {};
+    assert.equal(written[POD_NODE], chosen);
+    assert.equal(written[POD_TIME], String(NOW.getTime() / 1000));
+    assert.match(written[POD_DEVICES_ALLOCATED] ?? '', new RegExp(`^GPU-${chosen}-\\d,NVIDIA,3000,30:;$`));
+    assert.equal(written[POD_DEVICES_TO_ALLOCATE], written[POD_DEVICES_ALLOCATED]);
+    assert.equal(h.events[0]?.reason, 'FilteringSucceed');
+    assert.equal(h.cache.allocation('u1')?.node, chosen);
+  });
+
+  test('nothing fits: FailedNodes carries HAMi reasons per node, unknown names are "node unregistered", a Warning event sums them up', async () => {
+    const h = harness([gpuNode('n1', 1, 8000), gpuNode('n2', 1, 8000)]);
+    const p = withUid(pod('big').gpu(1).mem(16000).build(), 'u1');
+    const result = await filterPod({ pod: p, nodes: null, nodeNames: ['n1', 'n2', 'ghost'] }, h.deps);
+    assert.deepEqual(result.FailedNodes, { n1: '1/1 CardInsufficientMemory', n2: '1/1 CardInsufficientMemory', ghost: 'node unregistered' });
+    assert.equal(result.NodeNames, null);
+    assert.equal(h.events[0]?.reason, 'FilteringFailed');
+    assert.equal(h.events[0]?.message, '2 nodes 1/1 CardInsufficientMemory(n1,n2); 1 nodes node unregistered(ghost)');
+    assert.equal(h.patches.length, 0);
+  });
+
+  test('a bad request is an Error naming the container and field, and an event', async () => {
+    const h = harness([gpuNode('n1', 1)]);
+    const p = withUid(pod('bad').gpu(1).resource('nvidia.com/gpumem', 'lots').build(), 'u1');
+    const result = await filterPod({ pod: p, nodes: null, nodeNames: ['n1'] }, h.deps);
+    assert.match(result.Error, /main.*nvidia.com\/gpumem.*lots/);
+    assert.equal(h.events[0]?.reason, 'FilteringFailed');
+  });
+
+  test('when the annotation patch fails the usage is given back and the error returned', async () => {
+    const h = harness([gpuNode('n1', 1)], () => Promise.reject(new Error('409 Conflict')));
+    const p = withUid(pod('p').gpu(1).mem(3000).build(), 'u1');
+    const result = await filterPod({ pod: p, nodes: null, nodeNames: ['n1'] }, h.deps);
+    assert.match(result.Error, /writing the allocation of default\/p failed: 409 Conflict/);
+    assert.equal(h.cache.allocation('u1'), undefined);
+    assert.equal(h.cache.cluster.podCount(), 0);
+  });
+
+  test('filtering the same pod again gives back its first placement before choosing', async () => {
+    const h = harness([gpuNode('n1', 1)]);
+    const p = withUid(pod('p').gpu(1).mem(20000).build(), 'u1');
+    for (let i = 0; i < 3; i++) {
+      const result = await filterPod({ pod: p, nodes: null, nodeNames: ['n1'] }, h.deps);
+      assert.deepEqual(result.NodeNames, ['n1'], `round ${String(i)}`);
+    }
+    assert.equal(h.cache.cluster.podCount(), 1);
+  });
+
+  test('concurrent filters never over-commit a device: each sees the others already charged', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const h = harness([gpuNode('n1', 1, 10000)], () => gate);
+    const runs = Array.from({ length: 5 }, (_, i) =>
+      filterPod({ pod: withUid(pod(`p${String(i)}`).gpu(1).mem(3000).build(), `u${String(i)}`), nodes: null, nodeNames: ['n1'] }, h.deps),
+    );
+    release();
+    const results = await Promise.all(runs);
+    assert.equal(results.filter((r) => r.NodeNames?.length === 1).length, 3, '3 × 3000 MiB fit in 10000 MiB');
+    assert.equal(h.cache.cluster.node('n1')?.memory[0], 9000);
+  });
+
+  test('the Nodes path (Cluster Autoscaler) decides on the given objects and writes nothing', async () => {
+    const h = harness([gpuNode('n1', 1)]);
+    const template = gpuNode('template-1', 2);
+    const p = withUid(pod('p').gpu(2).build(), 'u1');
+    const result = await filterPod({ pod: p, nodes: [template], nodeNames: null }, h.deps);
+    assert.deepEqual(result.Nodes?.items.map((n) => n.metadata?.name), ['template-1']);
+    assert.equal(h.patches.length, 0);
+    assert.equal(h.events.length, 0);
+    assert.equal(h.cache.cluster.podCount(), 0);
+  });
+
+  test('failureSummary groups nodes by reason, the most common first', () => {
+    const text = failureSummary(new Map([['b', 'X'], ['a', 'X'], ['c', 'Y']]));
+    assert.equal(text, '2 nodes X(a,b); 1 nodes Y(c)');
+  });
+});
+
+describe('SchedulerCache', () => {
+  const placed = (name: string, uid: string, node: string, allocation: string, extra: Partial<PodObject> = {}): PodObject => ({
+    metadata: { name, namespace: 'default', uid, annotations: { [POD_NODE]: node, [POD_DEVICES_ALLOCATED]: allocation } },
+    spec: { containers: [{ name: 'main' }] },
+    ...extra,
+  });
+
+  test('usage is rebuilt from the allocated annotations, whatever order nodes and pods arrive in', () => {
+    const pods = [placed('a', 'ua', 'n1', 'GPU-n1-0,NVIDIA,3000,30:;'), placed('b', 'ub', 'n1', 'GPU-n1-0,NVIDIA,5000,20:;')];
+    const nodeFirst = new SchedulerCache(new ClusterState(), () => {});
+    nodeFirst.upsertNode(gpuNode('n1', 1));
+    for (const p of pods) nodeFirst.upsertPod(p);
+    const podsFirst = new SchedulerCache(new ClusterState(), () => {});
+    for (const p of pods) podsFirst.upsertPod(p);
+    podsFirst.upsertNode(gpuNode('n1', 1));
+    for (const c of [nodeFirst, podsFirst]) {
+      const n = c.cluster.node('n1');
+      assert.deepEqual([n?.tasks[0], n?.memory[0], n?.cores[0]], [2, 8000, 50]);
+    }
+  });
+
+  test('finished pods hold nothing; after the init containers succeed only the app containers count', () => {
+    const c = new SchedulerCache(new ClusterState(), () => {});
+    c.upsertNode(gpuNode('n1', 1));
+    c.upsertPod(placed('a', 'ua', 'n1', 'GPU-n1-0,NVIDIA,3000,30:;'));
+    c.upsertPod(placed('a', 'ua', 'n1', 'GPU-n1-0,NVIDIA,3000,30:;', { status: { phase: 'Succeeded' } }));
+    assert.equal(c.cluster.node('n1')?.memory[0], 0);
+    const init = placed('i', 'ui', 'n1', 'GPU-n1-0,NVIDIA,8000,50:;GPU-n1-0,NVIDIA,2000,10:;', {
+      spec: { initContainers: [{ name: 'warm' }], containers: [{ name: 'main' }] },
+    });
+    c.upsertPod(init);
+    assert.equal(c.cluster.node('n1')?.memory[0], 8000);
+    c.upsertPod({ ...init, status: { phase: 'Running', initContainerStatuses: [{ state: { terminated: { exitCode: 0 } } }] } });
+    assert.equal(c.cluster.node('n1')?.memory[0], 2000);
+  });
+
+  test('a malformed allocation is reported once and the previous record kept', () => {
+    const problems: string[] = [];
+    const c = new SchedulerCache(new ClusterState(), (p) => problems.push(p));
+    c.upsertNode(gpuNode('n1', 1));
+    c.upsertPod(placed('a', 'ua', 'n1', 'GPU-n1-0,NVIDIA,3000,30:;'));
+    const broken = placed('a', 'ua', 'n1', 'GPU-n1-0,NVIDIA,lots,30:;');
+    c.upsertPod(broken);
+    c.upsertPod(broken);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0] ?? '', /default\/a: .*usedmem.*lots/);
+    assert.equal(c.cluster.node('n1')?.memory[0], 3000);
+  });
+
+  test('an assumed pod survives an informer update that predates its annotations', () => {
+    const c = new SchedulerCache(new ClusterState(), () => {});
+    c.upsertNode(gpuNode('n1', 1));
+    c.assume('ua', 'n1', [[{ id: 'GPU-n1-0', vendor: 'NVIDIA', memoryMiB: 3000, cores: 30 }]], 0);
+    c.upsertPod({ metadata: { name: 'a', namespace: 'default', uid: 'ua' }, spec: { containers: [{ name: 'main' }] } });
+    assert.equal(c.cluster.node('n1')?.memory[0], 3000);
+  });
+
+  test('a node that leaves and returns gets its pods charged again', () => {
+    const c = new SchedulerCache(new ClusterState(), () => {});
+    c.upsertNode(gpuNode('n1', 1));
+    c.upsertPod(placed('a', 'ua', 'n1', 'GPU-n1-0,NVIDIA,3000,30:;'));
+    c.removeNode('n1');
+    c.upsertNode(gpuNode('n1', 1));
+    assert.equal(c.cluster.node('n1')?.memory[0], 3000);
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * The extender's Filter (`POST /filter`), HAMi's semantics (its control plane §2.3): a pod that
+ * asks for no managed device passes through untouched; otherwise the placement engine picks one
+ * node among the candidates, the decision is written into the pod's annotations
+ * (`hami.io/vgpu-node`, `-time`, `-devices-to-allocate`, `-devices-allocated`) for the device
+ * plugin to serve, and kube-scheduler is told that node alone. Nodes that do not fit get HAMi's
+ * reason strings, which kube-scheduler shows in its `FailedScheduling` event.
+ */
+import { POD_DEVICES_ALLOCATED, POD_DEVICES_TO_ALLOCATE, POD_NODE, POD_TIME } from '../core/annotations.js';
+import { encodePodGrants } from '../core/codec/index.js';
+import { TesseraError } from '../core/errors.js';
+import { ClusterState } from '../core/placement/cluster.js';
+import { type Placement, PlacementEngine } from '../core/placement/engine.js';
+import { type PodRequest, podRequest } from '../core/request.js';
+import type { Vendor } from '../core/vendors/vendor.js';
+import { type ExtenderArgs, type ExtenderFilterResult, filterResult } from './extender-wire.js';
+import { nodeInventory } from './node-inventory.js';
+import { type PodObject, podCacheKey } from './pod-allocation.js';
+import type { SchedulerCache } from './scheduler-cache.js';
+
+export type EventType = 'Normal' | 'Warning';
+
+/** What Filter needs from the outside world; the HTTP server wires these to the Kubernetes API. */
+export interface FilterDeps {
+  readonly cache: SchedulerCache;
+  readonly engine: PlacementEngine;
+  readonly vendors: readonly Vendor[];
+  /** Merge-patches the pod's annotations; rejects when the API server refuses. */
+  readonly annotatePod: (pod: PodObject, annotations: Readonly<Record<string, string>>) => Promise<void>;
+  /** Records a Kubernetes Event on the pod; must not throw. */
+  readonly event: (pod: PodObject, type: EventType, reason: string, message: string) => void;
+  readonly now: () => Date;
+}
+
+function podName(pod: PodObject): string {
+  return `${pod.metadata?.namespace ?? 'default'}/${pod.metadata?.name ?? ''}`;
+}
+
+/** HAMi's FilteringFailed text: one `"<n> nodes <reason>(<node>,…)"` per distinct reason. */
+export function failureSummary(failed: ReadonlyMap<string, string>): string {
+  const byReason = new Map<string, string[]>();
+  for (const [node, reason] of failed) {
+    const nodes = byReason.get(reason) ?? [];
+    nodes.push(node);
+    byReason.set(reason, nodes);
+  }
+  if (byReason.size === 0) return 'no available node, 0 nodes do not meet';
+  return [...byReason.entries()]
+    .sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))
+    .map(([reason, nodes]) => `${String(nodes.length)} nodes ${reason}(${nodes.sort().join(',')})`)
+    .join('; ');
+}
+
+/** The allocation annotations for a placement (NVIDIA's keys: the only vendor module so far). */
+function allocationAnnotations(placement: Placement, now: Date): Record<string, string> {
+  const allocation = encodePodGrants(placement.grants);
+  return {
+    [POD_NODE]: placement.node,
+    [POD_TIME]: String(Math.floor(now.getTime() / 1000)),
+    [POD_DEVICES_TO_ALLOCATE]: allocation,
+    [POD_DEVICES_ALLOCATED]: allocation,
+  };
+}
+
+function parseRequest(pod: PodObject, deps: FilterDeps): PodRequest | string {
+  try {
+    return podRequest(pod, deps.vendors);
+  } catch (error) {
+    if (error instanceof TesseraError) return error.message;
+    throw error;
+  }
+}
+
+/**
+ * Cluster Autoscaler's path: full Node objects (often templates of nodes that do not exist yet).
+ * The decision is made on a scratch copy of those nodes, with whatever the cache holds on nodes of
+ * the same names, and nothing is written or remembered.
+ */
+function filterSimulation(args: ExtenderArgs & { nodes: NonNullable<ExtenderArgs['nodes']> }, request: PodRequest, deps: FilterDeps): ExtenderFilterResult {
+  const scratch = new ClusterState();
+  const failed: Record<string, string> = {};
+  for (const node of args.nodes) {
+    const name = node.metadata?.name ?? '';
+    const { inventory } = nodeInventory(node);
+    if (!inventory) {
+      failed[name] = 'node unregistered';
+      continue;
+    }
+    scratch.setNode(inventory);
+    for (const pod of deps.cache.cluster.node(name)?.pods.values() ?? []) {
+      scratch.addPod(name, pod.key, pod.grants, pod.initContainers, pod.host);
+    }
+  }
+  const engine = new PlacementEngine(scratch, deps.vendors, deps.engine.defaults, deps.engine.shapes);
+  const outcome = engine.filter(request);
+  for (const [name, reason] of outcome.failed) failed[name] = reason;
+  const chosen = outcome.placement ? args.nodes.filter((n) => n.metadata?.name === outcome.placement?.node) : [];
+  return filterResult({ Nodes: { apiVersion: 'v1', kind: 'NodeList', items: chosen }, FailedNodes: failed });
+}
+
+export async function filterPod(args: ExtenderArgs, deps: FilterDeps): Promise<ExtenderFilterResult> {
+  const pod = args.pod;
+  if (!pod) return filterResult({ Error: 'extender args missing pod' });
+  const request = parseRequest(pod, deps);
+  if (typeof request === 'string') {
+    deps.event(pod, 'Warning', 'FilteringFailed', request);
+    return filterResult({ Error: request });
+  }
+  // Not ours to place: kube-scheduler's own filters have decided.
+  if (!request.asksDevices) return filterResult({ NodeNames: args.nodeNames, Nodes: args.nodes ? { apiVersion: 'v1', kind: 'NodeList', items: args.nodes } : null });
+  if (args.nodes) return filterSimulation({ ...args, nodes: args.nodes }, request, deps);
+
+  const key = podCacheKey(pod);
+  // A pod filtered again (its bind failed, or kube-scheduler retried) gives back what it was given.
+  deps.cache.forget(key);
+  deps.engine.observe(request);
+  const outcome = deps.engine.filter(request, args.nodeNames ?? []);
+  const failed = Object.fromEntries(outcome.failed);
+  const placement = outcome.placement;
+  if (!placement) {
+    deps.event(pod, 'Warning', 'FilteringFailed', failureSummary(outcome.failed));
+    return filterResult({ FailedNodes: failed });
+  }
+  // Charged before the patch is awaited, so a concurrent Filter already sees this pod's usage.
+  const initContainers = request.containers.filter((c) => c.init).length;
+  deps.cache.assume(key, placement.node, placement.grants, initContainers);
+  try {
+    await deps.annotatePod(pod, allocationAnnotations(placement, deps.now()));
+  } catch (error) {
+    deps.cache.forget(key);
+    const message = `writing the allocation of ${podName(pod)} failed: ${(error as Error).message}`;
+    deps.event(pod, 'Warning', 'FilteringFailed', message);
+    return filterResult({ Error: message });
+  }
+  deps.event(
+    pod,
+    'Normal',
+    'FilteringSucceed',
+    `find fit node(${placement.node}), ${String(outcome.failed.size)} nodes not fit, ${String(outcome.fits)} nodes fit(${placement.node}:${placement.score.toFixed(2)})`,
+  );
+  return filterResult({ NodeNames: [placement.node], FailedNodes: failed });
+}
