@@ -10,7 +10,8 @@ export type TesseraErrorCode =
   | 'TESSERA_ERR_CONFIG'
   | 'TESSERA_ERR_REGION_FORMAT'
   | 'TESSERA_ERR_INPUT'
-  | 'TESSERA_ERR_API_STATUS';
+  | 'TESSERA_ERR_API_STATUS'
+  | 'TESSERA_ERR_KUBE_API';
 
 export class TesseraError extends Error {
   constructor(
