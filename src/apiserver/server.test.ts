@@ -288,3 +288,21 @@ test('close ends open watches and frees the port', async () => {
   });
   await new Promise<void>((resolve) => probe.close(() => resolve()));
 });
+
+test('a client that goes away while its request is delayed is not an internal error', async () => {
+  const errors: string[] = [];
+  const server = await startApiServer({ onInternalError: (error, request) => errors.push(`${request.method} ${request.path}: ${String(error)}`) });
+  server.faults.addLatency(200);
+  const aborter = new AbortController();
+  const sent = fetch(`${server.url}/api/v1/namespaces/default/configmaps`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: '{"metadata":{"name":"x"}}',
+    signal: aborter.signal,
+  }).catch(() => undefined);
+  setTimeout(() => aborter.abort(), 50);
+  await sent;
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await server.close();
+  assert.deepEqual(errors, []);
+});

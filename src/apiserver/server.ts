@@ -217,6 +217,11 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         sendError(response, error);
         return;
       }
+      // The client went away (or the server is closing) while its body was read: nobody to answer.
+      if (request.destroyed || (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        response.destroy();
+        return;
+      }
       onInternalError(error, info);
       sendError(response, internalError(error instanceof Error ? error.message : String(error)));
     });
