@@ -1,0 +1,159 @@
+/**
+ * The scheduler extender process, wired: informers on nodes and pods feed the cache, Filter and
+ * Bind talk to the API server through the `KubeClient` port, and Lease-based leader election
+ * decides which replica may answer. Every replica keeps its caches warm, so a follower that takes
+ * over answers at once; usage is rebuilt from pod annotations, so a restart loses nothing.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+
+import { DEFAULT_DEVICE_CONFIG, type CompiledDeviceConfig } from '../config/device-config.js';
+import { vendorsFromConfig } from '../config/vendors.js';
+import { ClusterState } from '../core/placement/cluster.js';
+import { PlacementEngine } from '../core/placement/engine.js';
+import { createKubeClient, createNodeInformer, createPodInformer, type Informer, type KubeClient, LeaderElector, NodeLocker, type Node, type Pod } from '../k8s/index.js';
+import { type BindDeps, bindPod } from './bind.js';
+import { type ExtenderServer, startExtenderServer } from './extender-server.js';
+import { type FilterDeps, filterPod } from './filter.js';
+import type { PodObject } from './pod-allocation.js';
+import { SchedulerCache } from './scheduler-cache.js';
+
+/** HAMi's scheduler name; pods routed by the webhook carry it. */
+export const DEFAULT_SCHEDULER_NAME = 'hami-scheduler';
+
+export interface SchedulerOptions {
+  readonly kubeConfig: KubeConfig;
+  /** @default HAMi's defaults */
+  readonly config?: CompiledDeviceConfig;
+  /** `source.component` of the Events recorded. @default 'hami-scheduler' */
+  readonly schedulerName?: string;
+  readonly host?: string;
+  readonly port?: number;
+  /** Several replicas: only the holder of this Lease decides. Omit for a single replica. */
+  readonly leaderElection?: {
+    readonly namespace: string;
+    readonly name: string;
+    readonly identity: string;
+    readonly leaseDurationMs?: number;
+    readonly renewDeadlineMs?: number;
+    readonly retryPeriodMs?: number;
+  };
+  /** Log lines (problems with nodes or pods, leadership changes). @default stderr */
+  readonly log?: (line: string) => void;
+  readonly now?: () => Date;
+  /** Tests inject a client; by default one is made from `kubeConfig`. */
+  readonly client?: KubeClient;
+}
+
+export interface RunningScheduler {
+  readonly url: string;
+  readonly cache: SchedulerCache;
+  /** Whether this replica may decide now (caches synced and, with election, leading). */
+  ready(): boolean;
+  isLeader(): boolean;
+  close(): Promise<void>;
+}
+
+function ref(pod: PodObject): { kind: 'Pod'; name: string; namespace: string; uid?: string } {
+  const uid = pod.metadata?.uid;
+  return { kind: 'Pod', name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? 'default', ...(uid ? { uid } : {}) };
+}
+
+export async function startScheduler(options: SchedulerOptions): Promise<RunningScheduler> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const now = options.now ?? (() => new Date());
+  const component = options.schedulerName ?? DEFAULT_SCHEDULER_NAME;
+  const client = options.client ?? createKubeClient(options.kubeConfig);
+  const vendors = vendorsFromConfig(options.config ?? DEFAULT_DEVICE_CONFIG);
+  const cluster = new ClusterState();
+  const cache = new SchedulerCache(cluster, log);
+  const engine = new PlacementEngine(cluster, vendors);
+
+  const onError = (error: unknown, context: { informer: string; during: string }) => log(`informer ${context.informer} (${context.during}): ${String(error)}`);
+  const nodes: Informer<Node> = createNodeInformer(options.kubeConfig, { client, onError });
+  const pods: Informer<Pod> = createPodInformer(options.kubeConfig, { client, onError });
+  nodes.on('add', (n) => cache.upsertNode(n));
+  nodes.on('update', (n) => cache.upsertNode(n));
+  nodes.on('delete', (n) => cache.removeNode(n.metadata?.name ?? ''));
+  pods.on('add', (p) => cache.upsertPod(p));
+  pods.on('update', (p) => cache.upsertPod(p));
+  pods.on('delete', (p) => cache.removePod(p));
+  nodes.start();
+  pods.start();
+
+  let leading = options.leaderElection === undefined;
+  const elector = options.leaderElection
+    ? new LeaderElector(client, {
+        ...options.leaderElection,
+        onStartedLeading: () => {
+          leading = true;
+          log(`${options.leaderElection?.identity ?? ''}: leading; serving filter and bind`);
+        },
+        onStoppedLeading: () => {
+          leading = false;
+          log(`${options.leaderElection?.identity ?? ''}: no longer leading; refusing filter and bind`);
+        },
+        onError: (error) => log(`leader election: ${String(error)}`),
+      })
+    : null;
+  elector?.start();
+
+  const ready = (): boolean => leading && nodes.hasSynced() && pods.hasSynced();
+  const event = (pod: PodObject, type: 'Normal' | 'Warning', reason: string, message: string): void => {
+    client.createEvent({ involvedObject: ref(pod), type, reason, message, component }).catch((error: unknown) => log(`event ${reason} on ${ref(pod).namespace}/${ref(pod).name}: ${String(error)}`));
+  };
+
+  const filterDeps: FilterDeps = {
+    cache,
+    engine,
+    vendors,
+    annotatePod: async (pod, annotations) => {
+      await client.mergePatchPod(pod.metadata?.namespace ?? 'default', pod.metadata?.name ?? '', { metadata: { annotations: { ...annotations } } });
+    },
+    event,
+    now,
+  };
+  const locker = new NodeLocker(client, { now });
+  const bindDeps: BindDeps = {
+    cache,
+    getPod: (r) => pods.get(r.name, r.namespace) ?? null,
+    lockNode: async (node, owner) => {
+      const result = await locker.acquire(node, owner);
+      if (!result.acquired) throw new Error(result.message);
+    },
+    unlockNode: async (node, owner) => {
+      await locker.release(node, owner);
+    },
+    annotatePod: async (r, annotations) => {
+      await client.mergePatchPod(r.namespace, r.name, { metadata: { annotations: { ...annotations } } });
+    },
+    bindPod: (r, uid, node) => client.bindPod(r.namespace, r.name, node, uid === '' ? {} : { uid }),
+    event,
+    now,
+  };
+
+  let server: ExtenderServer;
+  try {
+    server = await startExtenderServer({
+      filter: (args) => filterPod(args, filterDeps),
+      bind: (args) => bindPod(args, bindDeps),
+      ready,
+      onError: (error, path) => log(`extender ${path}: ${String(error)}`),
+      ...(options.host === undefined ? {} : { host: options.host }),
+      ...(options.port === undefined ? {} : { port: options.port }),
+    });
+  } catch (error) {
+    await Promise.all([nodes.stop(), pods.stop(), elector?.stop()]);
+    throw error;
+  }
+  return {
+    url: server.url,
+    cache,
+    ready,
+    isLeader: () => leading,
+    close: async () => {
+      await server.close();
+      await elector?.stop();
+      await Promise.all([nodes.stop(), pods.stop()]);
+    },
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * The scheduler end to end against the in-memory API server, through real sockets: a pod goes
+ * through the admission webhook's decision, is created, then filtered and bound over the extender's
+ * HTTP endpoints, as kube-scheduler would drive them; a restarted scheduler rebuilds exactly the
+ * usage it had.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { EVENTS, NODES, PODS, startApiServer, type ApiServer } from '../../src/apiserver/index.js';
+import { applyJsonPatch } from '../../src/apiserver/patch.js';
+import { DEFAULT_DEVICE_CONFIG } from '../../src/config/device-config.js';
+import { NODE_LOCK, NODE_NVIDIA_REGISTER, POD_BIND_PHASE, POD_DEVICES_ALLOCATED, POD_NODE } from '../../src/core/annotations.js';
+import { encodeNodeRegister } from '../../src/core/codec/index.js';
+import { gpu } from '../../src/core/testing/builders.js';
+import { startScheduler, type RunningScheduler } from '../../src/scheduler/scheduler.js';
+import { admit } from '../../src/webhook/admission.js';
+
+let api: ApiServer;
+let scheduler: RunningScheduler;
+const NODE_NAMES = ['gpu-a', 'gpu-b'];
+
+function node(name: string): unknown {
+  const devices = [0, 1].map((i) => gpu(`GPU-${name}-${String(i)}`, { index: i, memoryMiB: 24576, splitCount: 10, type: 'NVIDIA-A10' }));
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, annotations: { [NODE_NVIDIA_REGISTER]: encodeNodeRegister(devices) } },
+    status: { allocatable: { cpu: '32', memory: '128Gi', pods: '110', 'nvidia.com/gpu': '20' } },
+  };
+}
+
+function podSpec(name: string, limits: Record<string, string>): Record<string, unknown> {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', uid: `uid-${name}` }, spec: { containers: [{ name: 'main', image: 'cuda:13', resources: { limits } }] } };
+}
+
+/** The webhook's decision applied, as the API server would before storing the pod. */
+function admitted(pod: Record<string, unknown>): Record<string, unknown> {
+  const review = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'r1', operation: 'CREATE', namespace: 'default', kind: { group: '', version: 'v1', kind: 'Pod' }, object: pod } };
+  const result = admit(review, { config: DEFAULT_DEVICE_CONFIG });
+  assert.ok(result.ok, 'the webhook answers');
+  assert.equal(result.review.response.allowed, true, result.summary);
+  return applyJsonPatch(pod as never, result.patch as never) as Record<string, unknown>;
+}
+
+async function post(path: string, body: unknown, url = scheduler.url): Promise<Record<string, unknown>> {
+  const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal(response.status, 200, `${path} answered ${String(response.status)}`);
+  return (await response.json()) as Record<string, unknown>;
+}
+
+async function until(what: string, condition: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function storedPod(name: string): { metadata: { annotations?: Record<string, string> }; spec: { nodeName?: string; schedulerName?: string } } {
+  return api.store.get(PODS, 'default', name) as never;
+}
+
+before(async () => {
+  api = await startApiServer();
+  for (const name of NODE_NAMES) api.store.put(NODES, node(name));
+  scheduler = await startScheduler({ kubeConfig: api.kubeConfig(), log: () => {} });
+  await until('the scheduler to be ready', () => scheduler.ready());
+});
+
+after(async () => {
+  await scheduler.close();
+  await api.close();
+});
+
+test('a share goes webhook → filter → bind and ends bound with the allocation annotations', async () => {
+  const pod = admitted(podSpec('infer', { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '3000' }));
+  api.store.create(PODS, 'default', pod);
+  assert.equal(storedPod('infer').spec.schedulerName, 'hami-scheduler');
+  await until('the scheduler to see the pod', () => scheduler.cache.cluster.nodes.length === 2);
+
+  const filtered = await post('/filter', { Pod: api.store.get(PODS, 'default', 'infer'), NodeNames: NODE_NAMES });
+  assert.equal(filtered.Error, '');
+  const chosen = (filtered.NodeNames as string[])[0] ?? '';
+  assert.ok(NODE_NAMES.includes(chosen));
+
+  const bound = await post('/bind', { PodName: 'infer', PodNamespace: 'default', PodUID: (storedPod('infer').metadata as { uid?: string }).uid, Node: chosen });
+  assert.deepEqual(bound, { Error: '' });
+
+  const stored = storedPod('infer');
+  assert.equal(stored.spec.nodeName, chosen);
+  assert.equal(stored.metadata.annotations?.[POD_NODE], chosen);
+  assert.match(stored.metadata.annotations?.[POD_DEVICES_ALLOCATED] ?? '', new RegExp(`^GPU-${chosen}-\\d,NVIDIA,3000,\\d+:;$`));
+  assert.equal(stored.metadata.annotations?.[POD_BIND_PHASE], 'allocating');
+  const lock = (api.store.get(NODES, '', chosen) as { metadata: { annotations?: Record<string, string> } }).metadata.annotations?.[NODE_LOCK] ?? '';
+  assert.match(lock, /,default,infer$/, 'the node is locked for the device plugin');
+  await until('both events', () => {
+    const reasons = api.store.list(EVENTS, { namespace: 'default' }).items.map((e) => (e as { reason?: string }).reason);
+    return reasons.includes('FilteringSucceed') && reasons.includes('BindingSucceed');
+  });
+});
+
+test('a pod that fits nowhere gets HAMi reasons per node and a FilteringFailed event', async () => {
+  const pod = admitted(podSpec('huge', { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '40000' }));
+  api.store.create(PODS, 'default', pod);
+  const filtered = await post('/filter', { Pod: api.store.get(PODS, 'default', 'huge'), NodeNames: [...NODE_NAMES, 'cpu-only'] });
+  assert.deepEqual(filtered.FailedNodes, { 'gpu-a': '2/2 CardInsufficientMemory', 'gpu-b': '2/2 CardInsufficientMemory', 'cpu-only': 'node unregistered' });
+  await until('the event', () => api.store.list(EVENTS, { namespace: 'default' }).items.some((e) => (e as { reason?: string }).reason === 'FilteringFailed'));
+});
+
+test('a scheduler started from scratch rebuilds exactly the usage the first one had', async () => {
+  for (let i = 0; i < 6; i++) {
+    const name = `batch-${String(i)}`;
+    api.store.create(PODS, 'default', admitted(podSpec(name, { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': String(2000 + 500 * i), 'nvidia.com/gpucores': '10' })));
+    const filtered = await post('/filter', { Pod: api.store.get(PODS, 'default', name), NodeNames: NODE_NAMES });
+    assert.equal((filtered.NodeNames as string[]).length, 1, String(filtered.Error));
+  }
+  const usage = (s: RunningScheduler) => NODE_NAMES.map((n) => { const st = s.cache.cluster.node(n); return [...(st?.memory ?? [])].concat([...(st?.cores ?? [])], [...(st?.tasks ?? [])]); });
+  // The first scheduler's cache has its own decisions; the informer's echo of the annotations must agree.
+  await until('the informer to echo every decision', () => api.store.list(PODS, { namespace: 'default' }).items.length === 8);
+  const before = usage(scheduler);
+  await scheduler.close();
+  scheduler = await startScheduler({ kubeConfig: api.kubeConfig(), log: () => {} });
+  await until('the new scheduler to be ready', () => scheduler.ready());
+  assert.deepEqual(usage(scheduler), before);
+});
