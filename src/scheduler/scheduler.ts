@@ -36,6 +36,8 @@ export interface SchedulerOptions {
     readonly leaseDurationMs?: number;
     readonly renewDeadlineMs?: number;
     readonly retryPeriodMs?: number;
+    /** Give the Lease up on close, so another replica takes over at once. @default true */
+    readonly releaseOnStop?: boolean;
   };
   /** Log lines (problems with nodes or pods, leadership changes). @default stderr */
   readonly log?: (line: string) => void;
