@@ -272,6 +272,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         `- name: ${CONTEXT}`,
         '  cluster:',
         `    server: ${url}`,
+        // client-node 1.4.0 refuses a plain-HTTP server unless TLS verification is off.
+        '    insecure-skip-tls-verify: true',
         'users:',
         `- name: ${CONTEXT}`,
         '  user: {}',

@@ -19,6 +19,7 @@ import {
   type KubeConfig,
   type V1Lease,
   type V1ListMeta,
+  type V1Namespace,
   type V1Node,
   type V1Pod,
   type V1ResourceQuota,
@@ -29,6 +30,8 @@ import { TesseraError } from '../core/errors.js';
 export type Pod = V1Pod;
 /** A Node as the API returns it. */
 export type Node = V1Node;
+/** A Namespace as the API returns it. */
+export type Namespace = V1Namespace;
 /** A core/v1 Event as the API returns it. */
 export type KubeEvent = CoreV1Event;
 /** A ResourceQuota as the API returns it. */
@@ -153,6 +156,7 @@ export interface KubeClient {
   createEvent(event: EventInput): Promise<KubeEvent>;
 
   listResourceQuotas(options?: ListOptions): Promise<KubeList<ResourceQuota>>;
+  getNamespace(name: string): Promise<Namespace>;
 
   getLease(namespace: string, name: string): Promise<Lease>;
   createLease(lease: Lease): Promise<Lease>;
@@ -475,6 +479,10 @@ export class ClientNodeKubeClient implements KubeClient {
         : this.core.listNamespacedResourceQuota({ namespace, ...listQuery(options) }),
     );
     return { items: list.items, ...listMetaOf(list.metadata) };
+  }
+
+  getNamespace(name: string): Promise<Namespace> {
+    return this.call(`get namespace "${name}"`, () => this.core.readNamespace({ name }));
   }
 
   async getLease(namespace: string, name: string): Promise<Lease> {

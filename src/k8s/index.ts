@@ -21,6 +21,7 @@ export {
   type KubeEvent,
   type KubeList,
   type Lease,
+  type Namespace,
   type ListOptions,
   type MergePatch,
   type MergePatchOptions,
@@ -53,3 +54,4 @@ export {
   type ReleaseResult,
 } from './node-lock.js';
 export { LEADER_ELECTION_DEFAULTS, LeaderElector, type LeaderElectionOptions } from './leader.js';
+export { loadKubeConfig } from './kubeconfig.js';

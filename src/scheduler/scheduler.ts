@@ -16,6 +16,8 @@ import { type ExtenderServer, startExtenderServer } from './extender-server.js';
 import { type FilterDeps, filterPod } from './filter.js';
 import type { PodObject } from './pod-allocation.js';
 import { SchedulerCache } from './scheduler-cache.js';
+import { namespaceQuotaUsage, quotaResourcesFromConfig } from '../webhook/quota.js';
+import { startWebhookServer, type TlsFiles, type WebhookServer } from '../webhook/server.js';
 
 /** HAMi's scheduler name; pods routed by the webhook carry it. */
 export const DEFAULT_SCHEDULER_NAME = 'hami-scheduler';
@@ -39,6 +41,11 @@ export interface SchedulerOptions {
     /** Give the Lease up on close, so another replica takes over at once. @default true */
     readonly releaseOnStop?: boolean;
   };
+  /**
+   * Serve the mutating admission webhook from this process too, as HAMi does, on its own port
+   * (HTTPS when `tls` is given; the API server calls webhooks over HTTPS only).
+   */
+  readonly webhook?: { readonly host?: string; readonly port?: number; readonly tls?: TlsFiles };
   /** Log lines (problems with nodes or pods, leadership changes). @default stderr */
   readonly log?: (line: string) => void;
   readonly now?: () => Date;
@@ -48,6 +55,8 @@ export interface SchedulerOptions {
 
 export interface RunningScheduler {
   readonly url: string;
+  /** The webhook's URL when `webhook` was asked for. */
+  readonly webhookUrl: string | null;
   readonly cache: SchedulerCache;
   /** Whether this replica may decide now (caches synced and, with election, leading). */
   ready(): boolean;
@@ -65,7 +74,8 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
   const now = options.now ?? (() => new Date());
   const component = options.schedulerName ?? DEFAULT_SCHEDULER_NAME;
   const client = options.client ?? createKubeClient(options.kubeConfig);
-  const vendors = vendorsFromConfig(options.config ?? DEFAULT_DEVICE_CONFIG);
+  const config = options.config ?? DEFAULT_DEVICE_CONFIG;
+  const vendors = vendorsFromConfig(config);
   const cluster = new ClusterState();
   const cache = new SchedulerCache(cluster, log);
   const engine = new PlacementEngine(cluster, vendors);
@@ -133,8 +143,25 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     now,
   };
 
-  let server: ExtenderServer;
+  let server: ExtenderServer | undefined;
+  let webhook: WebhookServer | undefined;
+  const quotaResources = quotaResourcesFromConfig(config);
   try {
+    if (options.webhook) {
+      webhook = await startWebhookServer({
+        admission: { config, vendors, schedulerName: component },
+        // The namespace's labels, its ResourceQuotas, and what its pods hold (from the pod informer).
+        lookupNamespace: async (namespace) => {
+          const [ns, quotas] = await Promise.all([client.getNamespace(namespace), client.listResourceQuotas({ namespace })]);
+          const { used } = namespaceQuotaUsage(pods.list(namespace), quotaResources);
+          return { labels: ns.metadata?.labels ?? {}, quota: { quotas: quotas.items, used } };
+        },
+        onError: (error, where) => log(`webhook ${where}: ${String(error)}`),
+        ...(options.webhook.host === undefined ? {} : { host: options.webhook.host }),
+        ...(options.webhook.port === undefined ? {} : { port: options.webhook.port }),
+        ...(options.webhook.tls === undefined ? {} : { tls: options.webhook.tls }),
+      });
+    }
     server = await startExtenderServer({
       filter: (args) => filterPod(args, filterDeps),
       bind: (args) => bindPod(args, bindDeps),
@@ -144,16 +171,18 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
       ...(options.port === undefined ? {} : { port: options.port }),
     });
   } catch (error) {
-    await Promise.all([nodes.stop(), pods.stop(), elector?.stop()]);
+    await Promise.all([nodes.stop(), pods.stop(), elector?.stop(), webhook?.close()]);
     throw error;
   }
+  const extender = server;
   return {
-    url: server.url,
+    url: extender.url,
+    webhookUrl: webhook?.url ?? null,
     cache,
     ready,
     isLeader: () => leading,
     close: async () => {
-      await server.close();
+      await Promise.all([extender.close(), webhook?.close()]);
       await elector?.stop();
       await Promise.all([nodes.stop(), pods.stop()]);
     },

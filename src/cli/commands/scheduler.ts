@@ -1,0 +1,75 @@
+/**
+ * `tessera scheduler`: the scheduler extender (and, with `--webhook-bind`, the admission webhook)
+ * as one process, beside a stock kube-scheduler. Flags follow HAMi's scheduler where one exists.
+ */
+import { hostname } from 'node:os';
+
+import { InvalidArgumentError } from '@commander-js/extra-typings';
+
+import { DEFAULT_DEVICE_CONFIG, loadDeviceConfig } from '../../config/device-config.js';
+import { loadKubeConfig } from '../../k8s/index.js';
+import { DEFAULT_SCHEDULER_NAME, startScheduler } from '../../scheduler/scheduler.js';
+import type { CommandFactory } from './index.js';
+
+/** `host:port`, `:port` (all interfaces) or `port`. */
+export function parseBind(value: string): { host: string; port: number } {
+  const match = /^(?:(.*):)?(\d+)$/.exec(value.trim());
+  const port = Number(match?.[2]);
+  if (!match || !Number.isInteger(port) || port > 65535) {
+    throw new InvalidArgumentError(`'${value}' is not an address: write host:port, :port or port (e.g. 127.0.0.1:8080).`);
+  }
+  const host = match[1] === undefined || match[1] === '' ? '0.0.0.0' : match[1].replace(/^\[(.*)\]$/, '$1');
+  return { host, port };
+}
+
+export const schedulerCommand: CommandFactory = (program) => {
+  program
+    .command('scheduler')
+    .description('run the scheduler extender (POST /filter, /bind; GET /healthz, /readyz) for kube-scheduler, and optionally the admission webhook')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--device-config <path>', "HAMi's device-config.yaml (default: HAMi's defaults)")
+    .option('--scheduler-name <name>', 'scheduler name pods are routed to, and Events are recorded as', DEFAULT_SCHEDULER_NAME)
+    .option('--http-bind <address>', 'extender address', parseBind, parseBind('127.0.0.1:8080'))
+    .option('--webhook-bind <address>', 'also serve the mutating webhook (POST /webhook) here', parseBind)
+    .option('--cert-file <path>', 'TLS certificate for the webhook (reloaded when it changes)')
+    .option('--key-file <path>', 'TLS key for the webhook')
+    .option('--leader-elect', 'elect a leader among replicas with a Lease; only the leader decides')
+    .option('--leader-elect-namespace <ns>', 'namespace of the Lease', 'kube-system')
+    .option('--leader-elect-name <name>', 'name of the Lease', 'tessera-scheduler')
+    .option('--identity <id>', 'this replica in the Lease (default: the host name)')
+    .action(async (options) => {
+      if ((options.certFile === undefined) !== (options.keyFile === undefined)) {
+        throw new InvalidArgumentError('--cert-file and --key-file go together.');
+      }
+      if (options.certFile !== undefined && options.webhookBind === undefined) {
+        throw new InvalidArgumentError('--cert-file and --key-file are for the webhook: add --webhook-bind.');
+      }
+      const config = options.deviceConfig === undefined ? DEFAULT_DEVICE_CONFIG : await loadDeviceConfig(options.deviceConfig);
+      const kubeConfig = loadKubeConfig(options.kubeconfig);
+      const log = (line: string): void => {
+        process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      };
+      const tls = options.certFile !== undefined && options.keyFile !== undefined ? { certFile: options.certFile, keyFile: options.keyFile } : undefined;
+      const running = await startScheduler({
+        kubeConfig,
+        config,
+        schedulerName: options.schedulerName,
+        host: options.httpBind.host,
+        port: options.httpBind.port,
+        log,
+        ...(options.webhookBind === undefined ? {} : { webhook: { ...options.webhookBind, ...(tls ? { tls } : {}) } }),
+        ...(options.leaderElect
+          ? { leaderElection: { namespace: options.leaderElectNamespace, name: options.leaderElectName, identity: options.identity ?? hostname() } }
+          : {}),
+      });
+      log(`extender serving on ${running.url}${running.webhookUrl === null ? '' : `, webhook on ${running.webhookUrl}/webhook`}`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string): void => {
+          log(`${signal}: shutting down`);
+          running.close().then(resolve, resolve);
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    });
+};
