@@ -7,6 +7,8 @@ import { ClusterState } from '../core/placement/cluster.js';
 import { PlacementEngine } from '../core/placement/engine.js';
 import { gpu, pod } from '../core/testing/builders.js';
 import { nvidiaVendor } from '../core/vendors/nvidia.js';
+import { DEFAULT_DEVICE_CONFIG } from '../config/device-config.js';
+import { quotaResourcesFromConfig } from '../webhook/quota.js';
 import { parseBindingArgs, parseExtenderArgs, WireError } from './extender-wire.js';
 import { type EventType, failureSummary, type FilterDeps, filterPod } from './filter.js';
 import { type NodeObject, nodeInventory } from './node-inventory.js';
@@ -182,6 +184,23 @@ describe('filterPod', () => {
     assert.equal(h.patches.length, 0);
     assert.equal(h.events.length, 0);
     assert.equal(h.cache.cluster.podCount(), 0);
+  });
+
+  test('GPU quota: a placement that would take the namespace over limits.nvidia.com/gpumem fails with ResourceQuotaNotFit', async () => {
+    const h = harness([gpuNode('n1', 2)]);
+    const quota = { metadata: { name: 'gpu', namespace: 'team-a' }, spec: { hard: { 'limits.nvidia.com/gpumem': '5000' } } };
+    const deps: FilterDeps = { ...h.deps, quota: { resources: quotaResourcesFromConfig(DEFAULT_DEVICE_CONFIG), quotas: (ns) => (ns === 'team-a' ? [quota] : []) } };
+    const first = await filterPod({ pod: withUid(pod('a').gpu(1).mem(3000).build(), 'ua', 'team-a'), nodes: null, nodeNames: ['n1'] }, deps);
+    assert.deepEqual(first.NodeNames, ['n1']);
+    const second = await filterPod({ pod: withUid(pod('b').gpu(1).mem(3000).build(), 'ub', 'team-a'), nodes: null, nodeNames: ['n1'] }, deps);
+    assert.equal(second.NodeNames, null);
+    assert.match(second.FailedNodes?.n1 ?? '', /^ResourceQuotaNotFit \(.*gpu.*limits.nvidia.com\/gpumem/);
+    assert.equal(h.cache.allocation('ub'), undefined, 'nothing charged for the refused pod');
+    const elsewhere = await filterPod({ pod: withUid(pod('c').gpu(1).mem(3000).build(), 'uc', 'team-b'), nodes: null, nodeNames: ['n1'] }, deps);
+    assert.deepEqual(elsewhere.NodeNames, ['n1'], 'another namespace has no quota');
+    // Filtering the first pod again does not count it twice.
+    const again = await filterPod({ pod: withUid(pod('a').gpu(1).mem(3000).build(), 'ua', 'team-a'), nodes: null, nodeNames: ['n1'] }, deps);
+    assert.deepEqual(again.NodeNames, ['n1']);
   });
 
   test('failureSummary groups nodes by reason, the most common first', () => {

@@ -13,6 +13,7 @@ import { ClusterState } from '../core/placement/cluster.js';
 import { type Placement, PlacementEngine } from '../core/placement/engine.js';
 import { type PodRequest, podRequest } from '../core/request.js';
 import type { Vendor } from '../core/vendors/vendor.js';
+import { checkQuota, grantsQuotaCharge, type QuotaResources, type ResourceQuotaLike } from '../webhook/quota.js';
 import { type ExtenderArgs, type ExtenderFilterResult, filterResult } from './extender-wire.js';
 import { nodeInventory } from './node-inventory.js';
 import { type PodObject, podCacheKey } from './pod-allocation.js';
@@ -30,6 +31,8 @@ export interface FilterDeps {
   /** Records a Kubernetes Event on the pod; must not throw. */
   readonly event: (pod: PodObject, type: EventType, reason: string, message: string) => void;
   readonly now: () => Date;
+  /** GPU quota (`limits.nvidia.com/gpumem`, `limits.nvidia.com/gpucores`): the namespace's ResourceQuotas. */
+  readonly quota?: { readonly resources: readonly QuotaResources[]; readonly quotas: (namespace: string) => readonly ResourceQuotaLike[] };
 }
 
 function podName(pod: PodObject): string {
@@ -98,6 +101,20 @@ function filterSimulation(args: ExtenderArgs & { nodes: NonNullable<ExtenderArgs
   return filterResult({ Nodes: { apiVersion: 'v1', kind: 'NodeList', items: chosen }, FailedNodes: failed });
 }
 
+/**
+ * The namespace's GPU quota against what the chosen devices would add to what its pods hold
+ * (HAMi's `ResourceQuotaNotFit`), or null when it fits or no quota applies. The charge is the
+ * grant's, so a percentage share costs what it takes on the device chosen.
+ */
+function quotaRefusal(deps: FilterDeps, namespace: string, grants: Placement['grants'], initContainers: number): string | null {
+  if (!deps.quota) return null;
+  const quotas = deps.quota.quotas(namespace);
+  if (quotas.length === 0) return null;
+  const { resources } = deps.quota;
+  const verdict = checkQuota(grantsQuotaCharge(grants, initContainers, resources), { quotas, used: deps.cache.namespaceUsage(namespace, resources) }, resources, namespace);
+  return verdict.fits ? null : verdict.message;
+}
+
 export async function filterPod(args: ExtenderArgs, deps: FilterDeps): Promise<ExtenderFilterResult> {
   const pod = args.pod;
   if (!pod) return filterResult({ Error: 'extender args missing pod' });
@@ -121,9 +138,16 @@ export async function filterPod(args: ExtenderArgs, deps: FilterDeps): Promise<E
     deps.event(pod, 'Warning', 'FilteringFailed', failureSummary(outcome.failed));
     return filterResult({ FailedNodes: failed });
   }
-  // Charged before the patch is awaited, so a concurrent Filter already sees this pod's usage.
   const initContainers = request.containers.filter((c) => c.init).length;
-  deps.cache.assume(key, placement.node, placement.grants, initContainers);
+  const namespace = pod.metadata?.namespace ?? 'default';
+  const overQuota = quotaRefusal(deps, namespace, placement.grants, initContainers);
+  if (overQuota !== null) {
+    deps.event(pod, 'Warning', 'FilteringFailed', overQuota);
+    const reason = `ResourceQuotaNotFit (${overQuota})`;
+    return filterResult({ FailedNodes: Object.fromEntries((args.nodeNames ?? []).map((n) => [n, outcome.failed.get(n) ?? reason])) });
+  }
+  // Charged before the patch is awaited, so a concurrent Filter already sees this pod's usage.
+  deps.cache.assume(key, placement.node, placement.grants, initContainers, namespace);
   try {
     await deps.annotatePod(pod, allocationAnnotations(placement, deps.now()));
   } catch (error) {

@@ -19,6 +19,8 @@ export interface PodObject extends PodLike {
 
 export interface PodAllocation {
   readonly node: string;
+  /** The pod's namespace, for GPU quota. */
+  readonly namespace: string;
   /** Per container, init containers first, as the allocation annotation has them. */
   readonly grants: PodGrants;
   /** How many of `grants` belong to init containers (their peak is charged, not their sum). */
@@ -55,8 +57,9 @@ export function podAllocation(pod: PodObject, key = POD_DEVICES_ALLOCATED): PodA
   if (node === undefined || node === '' || text === undefined || terminated(pod)) return null;
   const grants = decodePodGrants(text, key);
   const initContainers = Math.min(pod.spec?.initContainers?.length ?? 0, grants.length);
+  const namespace = pod.metadata?.namespace ?? 'default';
   if (initDone(pod, initContainers)) {
-    return { node, grants: grants.map((g, i) => (i < initContainers ? [] : g)), initContainers };
+    return { node, namespace, grants: grants.map((g, i) => (i < initContainers ? [] : g)), initContainers };
   }
-  return { node, grants, initContainers };
+  return { node, namespace, grants, initContainers };
 }

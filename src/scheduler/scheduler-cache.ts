@@ -7,6 +7,7 @@
  */
 import type { PodGrants } from '../core/device.js';
 import type { ClusterState } from '../core/placement/cluster.js';
+import { grantsQuotaCharge, type QuotaResources } from '../webhook/quota.js';
 import { type PodAllocation, type PodObject, podAllocation, podCacheKey } from './pod-allocation.js';
 import { type NodeObject, nodeInventory, NVIDIA_NODE_KEYS, type VendorNodeKeys } from './node-inventory.js';
 
@@ -76,8 +77,18 @@ export class SchedulerCache {
   }
 
   /** Records Filter's decision before the pod's annotations come back through the informer. */
-  assume(key: string, node: string, grants: PodGrants, initContainers: number): void {
-    this.hold(key, { node, grants, initContainers }, true);
+  assume(key: string, node: string, grants: PodGrants, initContainers: number, namespace = 'default'): void {
+    this.hold(key, { node, namespace, grants, initContainers }, true);
+  }
+
+  /** What the namespace's pods hold, per quota resource (assumed pods included). */
+  namespaceUsage(namespace: string, resources: readonly QuotaResources[]): Record<string, number> {
+    const used: Record<string, number> = {};
+    for (const a of this.pods.values()) {
+      if (a.namespace !== namespace) continue;
+      for (const [name, amount] of Object.entries(grantsQuotaCharge(a.grants, a.initContainers, resources))) used[name] = (used[name] ?? 0) + amount;
+    }
+    return used;
   }
 
   /** Drops a pod's usage (deleted, finished, or about to be filtered again). */

@@ -10,7 +10,19 @@ import { DEFAULT_DEVICE_CONFIG, type CompiledDeviceConfig } from '../config/devi
 import { vendorsFromConfig } from '../config/vendors.js';
 import { ClusterState } from '../core/placement/cluster.js';
 import { PlacementEngine } from '../core/placement/engine.js';
-import { createKubeClient, createNodeInformer, createPodInformer, type Informer, type KubeClient, LeaderElector, NodeLocker, type Node, type Pod } from '../k8s/index.js';
+import {
+  createKubeClient,
+  createNodeInformer,
+  createPodInformer,
+  type Informer,
+  type KubeClient,
+  LeaderElector,
+  NodeLocker,
+  type Node,
+  type Pod,
+  type ResourceQuota,
+  ResilientInformer,
+} from '../k8s/index.js';
 import { type BindDeps, bindPod } from './bind.js';
 import { type ExtenderServer, startExtenderServer } from './extender-server.js';
 import { type FilterDeps, filterPod } from './filter.js';
@@ -89,8 +101,15 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
   pods.on('add', (p) => cache.upsertPod(p));
   pods.on('update', (p) => cache.upsertPod(p));
   pods.on('delete', (p) => cache.removePod(p));
+  // ResourceQuotas for GPU quota in Filter (`limits.nvidia.com/gpumem`, `limits.nvidia.com/gpucores`).
+  const quotas: Informer<ResourceQuota> = new ResilientInformer<ResourceQuota>(
+    options.kubeConfig,
+    { path: '/api/v1/resourcequotas', description: 'resourcequotas in all namespaces', list: () => client.listResourceQuotas() },
+    { onError },
+  );
   nodes.start();
   pods.start();
+  quotas.start();
 
   let leading = options.leaderElection === undefined;
   const elector = options.leaderElection
@@ -109,7 +128,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     : null;
   elector?.start();
 
-  const ready = (): boolean => leading && nodes.hasSynced() && pods.hasSynced();
+  const ready = (): boolean => leading && nodes.hasSynced() && pods.hasSynced() && quotas.hasSynced();
   const event = (pod: PodObject, type: 'Normal' | 'Warning', reason: string, message: string): void => {
     client.createEvent({ involvedObject: ref(pod), type, reason, message, component }).catch((error: unknown) => log(`event ${reason} on ${ref(pod).namespace}/${ref(pod).name}: ${String(error)}`));
   };
@@ -123,6 +142,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     },
     event,
     now,
+    quota: { resources: quotaResourcesFromConfig(config), quotas: (namespace) => quotas.list(namespace) },
   };
   const locker = new NodeLocker(client, { now });
   const bindDeps: BindDeps = {
@@ -145,7 +165,6 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
 
   let server: ExtenderServer | undefined;
   let webhook: WebhookServer | undefined;
-  const quotaResources = quotaResourcesFromConfig(config);
   try {
     if (options.webhook) {
       webhook = await startWebhookServer({
@@ -153,7 +172,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
         // The namespace's labels, its ResourceQuotas, and what its pods hold (from the pod informer).
         lookupNamespace: async (namespace) => {
           const [ns, quotas] = await Promise.all([client.getNamespace(namespace), client.listResourceQuotas({ namespace })]);
-          const { used } = namespaceQuotaUsage(pods.list(namespace), quotaResources);
+          const { used } = namespaceQuotaUsage(pods.list(namespace), quotaResourcesFromConfig(config));
           return { labels: ns.metadata?.labels ?? {}, quota: { quotas: quotas.items, used } };
         },
         onError: (error, where) => log(`webhook ${where}: ${String(error)}`),
@@ -171,7 +190,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
       ...(options.port === undefined ? {} : { port: options.port }),
     });
   } catch (error) {
-    await Promise.all([nodes.stop(), pods.stop(), elector?.stop(), webhook?.close()]);
+    await Promise.all([nodes.stop(), pods.stop(), quotas.stop(), elector?.stop(), webhook?.close()]);
     throw error;
   }
   const extender = server;
@@ -184,7 +203,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     close: async () => {
       await Promise.all([extender.close(), webhook?.close()]);
       await elector?.stop();
-      await Promise.all([nodes.stop(), pods.stop()]);
+      await Promise.all([nodes.stop(), pods.stop(), quotas.stop()]);
     },
   };
 }

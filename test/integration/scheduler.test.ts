@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { EVENTS, NODES, PODS, startApiServer, type ApiServer } from '../../src/apiserver/index.js';
+import { EVENTS, NAMESPACES, NODES, PODS, RESOURCE_QUOTAS, startApiServer, type ApiServer } from '../../src/apiserver/index.js';
 import { applyJsonPatch } from '../../src/apiserver/patch.js';
 import { DEFAULT_DEVICE_CONFIG } from '../../src/config/device-config.js';
 import { NODE_LOCK, NODE_NVIDIA_REGISTER, POD_BIND_PHASE, POD_DEVICES_ALLOCATED, POD_NODE } from '../../src/core/annotations.js';
@@ -106,6 +106,23 @@ test('a pod that fits nowhere gets HAMi reasons per node and a FilteringFailed e
   const filtered = await post('/filter', { Pod: api.store.get(PODS, 'default', 'huge'), NodeNames: [...NODE_NAMES, 'cpu-only'] });
   assert.deepEqual(filtered.FailedNodes, { 'gpu-a': '2/2 CardInsufficientMemory', 'gpu-b': '2/2 CardInsufficientMemory', 'cpu-only': 'node unregistered' });
   await until('the event', () => api.store.list(EVENTS, { namespace: 'default' }).items.some((e) => (e as { reason?: string }).reason === 'FilteringFailed'));
+});
+
+test('GPU quota: a ResourceQuota on limits.nvidia.com/gpumem stops the pod that would exceed it', async () => {
+  api.store.create(NAMESPACES, '', { metadata: { name: 'team-q' } });
+  api.store.create(RESOURCE_QUOTAS, 'team-q', { metadata: { name: 'gpu' }, spec: { hard: { 'limits.nvidia.com/gpumem': '4000' } } });
+  await until('the quota informer', () => api.store.list(RESOURCE_QUOTAS, {}).items.length === 1);
+  await new Promise((r) => setTimeout(r, 1000)); // the scheduler's quota informer is not observable from here
+  const results: Record<string, unknown>[] = [];
+  for (const name of ['q1', 'q2']) {
+    const pod = { ...podSpec(name, { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '3000' }), metadata: { name, namespace: 'team-q', uid: `uid-${name}` } };
+    api.store.create(PODS, 'team-q', pod);
+    results.push(await post('/filter', { Pod: api.store.get(PODS, 'team-q', name), NodeNames: NODE_NAMES }));
+  }
+  assert.equal((results[0]?.NodeNames as string[]).length, 1);
+  assert.equal(results[1]?.NodeNames, null);
+  assert.match(Object.values(results[1]?.FailedNodes as Record<string, string>)[0] ?? '', /^ResourceQuotaNotFit/);
+  for (const name of ['q1', 'q2']) api.store.delete(PODS, 'team-q', name);
 });
 
 test('a scheduler started from scratch rebuilds exactly the usage the first one had', async () => {
