@@ -1,0 +1,31 @@
+# Tessera control plane image: `tessera scheduler` (extender + webhook), used by the Helm chart in
+# deploy/helm/tessera. Not built in this repository's CI (no container runtime there).
+#
+#   docker build -t ghcr.io/tessera/tessera:0.1.0 .
+#   docker run --rm ghcr.io/tessera/tessera:0.1.0 scheduler --help
+
+# --- build: TypeScript to dist/, and the enforcement library (needs gcc and make) ------------
+FROM node:20-bookworm-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev make \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY native ./native
+RUN npm run build
+
+# --- runtime: production dependencies and the compiled output only --------------------------
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY --from=build /src/dist ./dist
+COPY --from=build /src/native/build/release/libtessera.so ./native/build/release/libtessera.so
+# Numeric, so the kubelet can check runAsNonRoot; the chart runs it as 65532 too.
+USER 65532:65532
+ENTRYPOINT ["node", "dist/cli/main.js"]
+CMD ["--help"]
