@@ -8,11 +8,18 @@
  * Only the calls Tessera makes are here: pods and nodes (get, list, merge and JSON patch),
  * `pods/binding`, core/v1 Events, ResourceQuotas (list) and coordination.k8s.io/v1 Leases.
  */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+
 import {
   ApiException,
   CoordinationV1Api,
   CoreV1Api,
+  createConfiguration,
   PatchStrategy,
+  type RequestContext,
+  type SecurityAuthentication,
+  ServerConfiguration,
   V1MicroTime,
   setHeaderOptions,
   type CoreV1Event,
@@ -352,6 +359,46 @@ export interface KubeClientOptions {
 }
 
 /** {@link KubeClient} over client-node's generated `CoreV1Api` and `CoordinationV1Api`. */
+/**
+ * client-node 1.4.0 builds a new `Agent` for every request (`KubeConfig.applySecurityAuthentication`),
+ * so every call opens a connection, and over HTTPS does a TLS handshake: that was a quarter of
+ * the scheduler extender's CPU in `npm run bench -- extender`. This keeps client-node's
+ * authentication and swaps its throwaway agent for one keep-alive agent with the same options,
+ * rebuilt only when those change (rotated client certificates). Proxy agents are left alone.
+ */
+class KeepAliveAuthentication implements SecurityAuthentication {
+  private agent: HttpAgent | undefined;
+  private agentKey = '';
+
+  constructor(private readonly kubeConfig: KubeConfig) {}
+
+  getName(): string {
+    return 'tessera-keep-alive';
+  }
+
+  async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await this.kubeConfig.applySecurityAuthentication(context);
+    const fresh = context.getAgent();
+    if (!fresh || (fresh.constructor !== HttpAgent && fresh.constructor !== HttpsAgent)) return;
+    const options = (fresh as HttpAgent & { options: Record<string, unknown> }).options;
+    const tls = fresh.constructor === HttpsAgent;
+    const key = JSON.stringify([tls, options.ca, options.cert, options.key, options.pfx, options.passphrase, options.rejectUnauthorized, options.servername]);
+    if (!this.agent || key !== this.agentKey) {
+      this.agent?.destroy();
+      this.agent = tls ? new HttpsAgent({ ...options, keepAlive: true }) : new HttpAgent({ ...options, keepAlive: true });
+      this.agentKey = key;
+    }
+    context.setAgent(this.agent);
+  }
+}
+
+/** `kubeConfig.makeApiClient`, with {@link KeepAliveAuthentication}. */
+function makeApiClient<T>(kubeConfig: KubeConfig, auth: SecurityAuthentication, api: new (configuration: ReturnType<typeof createConfiguration>) => T): T {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new TesseraError('TESSERA_ERR_CONFIG', 'kubeconfig has no current cluster: set current-context, or pass --kubeconfig');
+  return new api(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } }));
+}
+
 export class ClientNodeKubeClient implements KubeClient {
   private readonly core: CoreV1Api;
   private readonly coordination: CoordinationV1Api;
@@ -360,8 +407,9 @@ export class ClientNodeKubeClient implements KubeClient {
   private eventSequence = 0;
 
   constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+    const auth = new KeepAliveAuthentication(kubeConfig);
+    this.core = makeApiClient(kubeConfig, auth, CoreV1Api);
+    this.coordination = makeApiClient(kubeConfig, auth, CoordinationV1Api);
     this.now = options.now ?? (() => new Date());
   }
 
