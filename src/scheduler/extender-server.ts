@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 
 import type { ExtenderArgs, ExtenderBindingArgs, ExtenderBindingResult, ExtenderFilterResult } from './extender-wire.js';
+import { readBody } from '../http/read-body.js';
 import { parseBindingArgs, parseExtenderArgs, WireError } from './extender-wire.js';
 
 /** HAMi's limit on an extender request body. */
@@ -37,42 +38,27 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The client is still sending: answer, then close the connection. */
+    readonly closeConnection = false,
   ) {
     super(message);
   }
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > BODY_LIMIT_BYTES) {
-        reject(new HttpError(413, `request body over ${String(BODY_LIMIT_BYTES)} bytes`));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
-
 async function readJson(request: IncomingMessage): Promise<unknown> {
-  const text = await readBody(request);
+  const body = await readBody(request, BODY_LIMIT_BYTES);
+  if (body === 'too-large' || body === 'cut') throw new HttpError(413, `request body over ${String(BODY_LIMIT_BYTES)} bytes`, body === 'cut');
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(body.toString('utf8')) as unknown;
   } catch (error) {
     throw new HttpError(400, `request body is not JSON: ${(error as Error).message}`);
   }
 }
 
-function send(response: ServerResponse, status: number, body: unknown): void {
+function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (response.headersSent) return;
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  response.writeHead(status, { 'Content-Type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  response.writeHead(status, { 'Content-Type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
   response.end(text);
 }
 
@@ -91,7 +77,7 @@ export async function startExtenderServer(options: ExtenderServerOptions): Promi
       if (path === '/filter') send(response, 200, await options.filter(parseExtenderArgs(body)));
       else send(response, 200, await options.bind(parseBindingArgs(body)));
     } catch (error) {
-      if (error instanceof HttpError) return send(response, error.status, { Error: error.message });
+      if (error instanceof HttpError) return send(response, error.status, { Error: error.message }, error.closeConnection ? { Connection: 'close' } : {});
       if (error instanceof WireError) return send(response, 400, { Error: error.message });
       onError(error, path);
       send(response, 500, { Error: `internal error in ${path}: ${(error as Error).message}` });

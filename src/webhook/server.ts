@@ -26,15 +26,10 @@ import {
   type AdmissionResult,
   type NamespaceContext,
 } from './admission.js';
+import { readBody } from '../http/read-body.js';
 
 /** Largest AdmissionReview body accepted (1 MiB); larger ones get 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
-
-/**
- * Past the limit, the rest of a body is read and dropped up to this many bytes so that the client,
- * still sending, can read the 413; beyond it the connection is cut.
- */
-const DISCARD_LIMIT_BYTES = 8 * 1024 * 1024;
 
 export const WEBHOOK_PATH = '/webhook';
 
@@ -145,47 +140,6 @@ function errorText(error: unknown): string {
 /** The media type of a `Content-Type` header, lower-cased, without parameters. */
 function mediaType(header: string | undefined): string {
   return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-}
-
-/**
- * Reads the body, or returns `'too-large'` once it passes `limit`. A body past the limit is
- * still read and dropped (up to {@link DISCARD_LIMIT_BYTES}) so that the 413 goes out on a
- * connection the client is no longer writing to; a client still sending gets a reset otherwise
- * and may never see the answer.
- */
-function readBody(request: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'cut'> {
-  const declared = Number(request.headers['content-length'] ?? '0');
-  return new Promise((resolve, reject) => {
-    if (declared > DISCARD_LIMIT_BYTES) {
-      resolve('cut');
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let settled = false;
-    const settle = (value: Buffer | 'too-large' | 'cut'): void => {
-      if (settled) return;
-      settled = true;
-      resolve(value);
-    };
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > DISCARD_LIMIT_BYTES) {
-        settle('cut');
-      } else if (size <= limit) {
-        chunks.push(chunk);
-      } else {
-        chunks.length = 0;
-      }
-    });
-    request.on('end', () => settle(size > limit ? 'too-large' : Buffer.concat(chunks)));
-    request.on('error', (error) => {
-      if (settled) return;
-      settled = true;
-      reject(error);
-    });
-    request.on('close', () => settle('cut'));
-  });
 }
 
 async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
