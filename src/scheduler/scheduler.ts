@@ -17,6 +17,7 @@ import {
   type Informer,
   type KubeClient,
   LeaderElector,
+  type LeaderElectionOptions,
   NodeLocker,
   type Node,
   type Pod,
@@ -43,16 +44,10 @@ export interface SchedulerOptions {
   readonly host?: string;
   readonly port?: number;
   /** Several replicas: only the holder of this Lease decides. Omit for a single replica. */
-  readonly leaderElection?: {
-    readonly namespace: string;
-    readonly name: string;
-    readonly identity: string;
-    readonly leaseDurationMs?: number;
-    readonly renewDeadlineMs?: number;
-    readonly retryPeriodMs?: number;
-    /** Give the Lease up on close, so another replica takes over at once. @default true */
-    readonly releaseOnStop?: boolean;
-  };
+  readonly leaderElection?: Pick<
+    LeaderElectionOptions,
+    'namespace' | 'name' | 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs' | 'releaseOnStop'
+  >;
   /**
    * Serve the mutating admission webhook from this process too, as HAMi does, on its own port
    * (HTTPS when `tls` is given; the API server calls webhooks over HTTPS only).
