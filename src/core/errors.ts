@@ -11,7 +11,9 @@ export type TesseraErrorCode =
   | 'TESSERA_ERR_REGION_FORMAT'
   | 'TESSERA_ERR_INPUT'
   | 'TESSERA_ERR_API_STATUS'
-  | 'TESSERA_ERR_KUBE_API';
+  | 'TESSERA_ERR_KUBE_API'
+  | 'TESSERA_ERR_DISCOVERY'
+  | 'TESSERA_ERR_ALLOCATE';
 
 export class TesseraError extends Error {
   constructor(

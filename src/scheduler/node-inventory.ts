@@ -5,7 +5,7 @@
  * allocatable. Pure: the caller feeds Node objects from an informer or a list.
  */
 import { NODE_DEVICE_CORDON, NODE_NVIDIA_REGISTER, NODE_NVIDIA_SCORE } from '../core/annotations.js';
-import { decodeNodeRegister, decodeNodeScore } from '../core/codec/index.js';
+import { decodeDeviceCordon, decodeNodeRegister, decodeNodeScore } from '../core/codec/index.js';
 import type { Device, DeviceLink, NodeInventory } from '../core/device.js';
 
 /** Where one vendor's inventory lives on a Node. */
@@ -86,12 +86,6 @@ export function nodeInventory(node: NodeObject, keys: readonly VendorNodeKeys[] 
     }
   }
   if (devices.length === 0) return { inventory: null, problems };
-  const cordonText = annotations[NODE_DEVICE_CORDON] ?? '';
-  const cordoned = new Set(
-    cordonText
-      .split(',')
-      .map((id) => id.trim())
-      .filter((id) => id !== ''),
-  );
+  const cordoned = decodeDeviceCordon(annotations[NODE_DEVICE_CORDON]);
   return { inventory: { name, devices, links, cordoned }, problems };
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { assertDecodeError, decodeOrReject, fuzz, mutatedText, randomText, wholeSecondDate } from './fuzz-support.test.js';
 import type { Handshake } from './handshake.js';
-import { decodeHandshake, encodeHandshakeRequest } from './handshake.js';
+import { decodeHandshake, encodeHandshakeReport, encodeHandshakeRequest } from './handshake.js';
 
 const KEY = 'hami.io/node-handshake';
 const utc = (iso: string): Date => new Date(iso);
@@ -43,6 +43,19 @@ test('encode writes UTC and drops milliseconds', () => {
   for (const bad of [new Date(NaN), utc('+010000-01-01T00:00:00Z'), utc('-000001-12-31T23:59:59Z')]) {
     assert.throws(() => encodeHandshakeRequest(bad), RangeError, String(bad));
   }
+});
+
+test('a device plugin\'s report reads back as a report at the same millisecond', () => {
+  const cases: readonly [string, string][] = [
+    ['2026-08-21T08:20:39.123Z', 'Reported 2026-08-21 08:20:39.123 +0000 UTC'],
+    ['2026-08-21T08:20:39.120Z', 'Reported 2026-08-21 08:20:39.12 +0000 UTC'],
+    ['2026-08-21T08:20:39.000Z', 'Reported 2026-08-21 08:20:39 +0000 UTC'],
+  ];
+  for (const [iso, text] of cases) {
+    assert.equal(encodeHandshakeReport(utc(iso)), text);
+    assert.deepEqual(decodeHandshake(text), { state: 'reported', at: utc(iso) });
+  }
+  assert.throws(() => encodeHandshakeReport(new Date(Number.NaN)), RangeError);
 });
 
 test('decode errors name the field and quote the offending text', () => {

@@ -99,3 +99,20 @@ export function encodeHandshakeRequest(at: Date): string {
   if (reason !== undefined) rejectForEncoding(`${NODE_HANDSHAKE}.time`, String(at), reason);
   return `Requesting_${formatUtc(at, ' ')}`;
 }
+
+/**
+ * Writes a device plugin's answer, `Reported ` + the time as Go's `Time.String()` prints it in UTC
+ * (`Reported 2026-08-21 08:20:39.123 +0000 UTC`; trailing zeros of the fraction dropped, no
+ * fraction for a whole second), as HAMi's plugins up to v2.7 did. Newer schedulers (HAMi's and
+ * ours) judge liveness by the node's allocatable count instead; the answer keeps older HAMi
+ * schedulers, which drop a node that never answers, working.
+ *
+ * @throws RangeError for an invalid Date or one outside the years 0000–9999
+ */
+export function encodeHandshakeReport(at: Date): string {
+  const reason = writableTimeReason(at);
+  if (reason !== undefined) rejectForEncoding(`${NODE_HANDSHAKE}.time`, String(at), reason);
+  const millis = at.getUTCMilliseconds();
+  const fraction = millis === 0 ? '' : `.${String(millis).padStart(3, '0').replace(/0+$/, '')}`;
+  return `Reported ${formatUtc(at, ' ')}${fraction} +0000 UTC`;
+}

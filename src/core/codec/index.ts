@@ -6,7 +6,8 @@
  */
 
 export { decodePodGrants, encodePodGrants, MISSING_FIELDS_MESSAGE } from './allocation.js';
-export { decodeHandshake, encodeHandshakeRequest } from './handshake.js';
+export { decodeDeviceCordon } from './cordon.js';
+export { decodeHandshake, encodeHandshakeReport, encodeHandshakeRequest } from './handshake.js';
 export type { Handshake, HandshakeState } from './handshake.js';
 export { decodeNodeLock, encodeNodeLock } from './node-lock.js';
 export type { NodeLock, NodeLockOwner } from './node-lock.js';
