@@ -1,4 +1,5 @@
-# Tessera control plane image: `tessera scheduler` (extender + webhook), used by the Helm chart in
+# Tessera image: `tessera scheduler` (extender + webhook), `tessera node-agent` and
+# `tessera install-hook`, used by the Helm chart in
 # deploy/helm/tessera. Not built in this repository's CI (no container runtime there).
 #
 #   docker build -t ghcr.io/tessera/tessera:0.1.0 .
@@ -24,6 +25,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /src/dist ./dist
+# The device plugin API, which the node agent loads at run time (dist/…/proto.js looks three levels up).
+COPY proto ./proto
 COPY --from=build /src/native/build/release/libtessera.so ./native/build/release/libtessera.so
 # Numeric, so the kubelet can check runAsNonRoot; the chart runs it as 65532 too.
 USER 65532:65532

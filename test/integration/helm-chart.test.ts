@@ -21,6 +21,7 @@ import { Command } from '@commander-js/extra-typings';
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
 
 import { startApiServer } from '../../src/apiserver/index.js';
+import { nodeAgentCommand } from '../../src/cli/commands/node-agent.js';
 import { schedulerCommand } from '../../src/cli/commands/scheduler.js';
 import { DEFAULT_DEVICE_CONFIG, parseDeviceConfig } from '../../src/config/device-config.js';
 import { OpensslMissingError, renderChart, TemplateError, type RenderOptions } from '../support/helm-render.js';
@@ -155,11 +156,14 @@ test('default values: every object the scheduler needs, each once', (t) => {
   const kinds = m.docs.map((d) => `${String(d['kind'])}/${String(meta(d)['name'])}`).sort();
   assert.deepEqual(kinds, [
     'ClusterRole/tessera',
+    'ClusterRole/tessera-node-agent',
     'ClusterRoleBinding/tessera',
     'ClusterRoleBinding/tessera-kube-scheduler',
+    'ClusterRoleBinding/tessera-node-agent',
     'ClusterRoleBinding/tessera-volume-scheduler',
     'ConfigMap/tessera-device-config',
     'ConfigMap/tessera-kube-scheduler',
+    'DaemonSet/tessera-node-agent',
     'Deployment/tessera',
     'MutatingWebhookConfiguration/tessera',
     'Role/tessera-leases',
@@ -168,6 +172,7 @@ test('default values: every object the scheduler needs, each once', (t) => {
     'Secret/tessera-webhook-tls',
     'Service/tessera',
     'ServiceAccount/tessera',
+    'ServiceAccount/tessera-node-agent',
   ]);
   for (const d of m.docs) {
     const cluster = ['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration'].includes(String(d['kind']));
@@ -355,7 +360,7 @@ test('RBAC: exactly the calls the code makes, and the built-in roles for kube-sc
   assert.equal(obj(schedulerConfig(m)['leaderElection'], 'leaderElection')['resourceName'], 'tessera-kube-scheduler');
 
   const sa = { kind: 'ServiceAccount', name: 'tessera', namespace: 'kube-system' };
-  const bindings = [...all(m, 'ClusterRoleBinding'), ...all(m, 'RoleBinding')].map((b) => {
+  const bindings = [...all(m, 'ClusterRoleBinding'), ...all(m, 'RoleBinding')].filter((b) => meta(b)['name'] !== 'tessera-node-agent').map((b) => {
     assert.deepEqual(b['subjects'], [sa], `${String(meta(b)['name'])} subjects`);
     const ref = obj(b['roleRef'], 'roleRef');
     return `${String(b['kind'])}(${String(meta(b)['namespace'] ?? '')}) -> ${String(ref['kind'])}/${String(ref['name'])}`;
@@ -367,7 +372,7 @@ test('RBAC: exactly the calls the code makes, and the built-in roles for kube-sc
     'RoleBinding(kube-system) -> Role/extension-apiserver-authentication-reader',
     'RoleBinding(kube-system) -> Role/tessera-leases',
   ]);
-  assert.equal(meta(one(m, 'ServiceAccount'))['name'], podSpec(m)['serviceAccountName']);
+  assert.equal(meta(one(m, 'ServiceAccount', 'tessera'))['name'], podSpec(m)['serviceAccountName']);
 });
 
 test('webhook: HAMi\'s registration pointed at the Service, with a generated CA that signs the served certificate', (t) => {
@@ -404,6 +409,93 @@ test('webhook: HAMi\'s registration pointed at the Service, with a generated CA 
   assert.ok(served.verify(ca.publicKey), 'the served certificate is signed by the caBundle CA');
   assert.ok(served.checkHost('tessera.kube-system.svc'), `SANs: ${String(served.subjectAltName)}`);
   assert.ok(served.checkPrivateKey(createPrivateKey(pem(secret['tls.key']))), 'tls.key belongs to tls.crt');
+});
+
+// ---------------------------------------------------------------------------------------------
+// The node agent DaemonSet
+
+function daemonSetPod(m: Manifest): Obj {
+  return obj(obj(obj(one(m, 'DaemonSet', 'tessera-node-agent')['spec'], 'spec')['template'], 'template')['spec'], 'pod spec');
+}
+
+/** A subcommand of `tessera` as the CLI registers it (its action never runs here). */
+function nodeCli(name: 'node-agent' | 'install-hook') {
+  const program = new Command().exitOverride();
+  nodeAgentCommand(program as unknown as Parameters<typeof nodeAgentCommand>[0]);
+  const command = program.commands.find((c) => c.name() === name);
+  assert.ok(command, `no ${name} subcommand`);
+  return command;
+}
+
+function podContainer(pod: Obj, list: 'containers' | 'initContainers', name: string): Obj {
+  const found = arr(pod[list], list).map((c) => obj(c, 'container')).find((c) => c['name'] === name);
+  assert.ok(found, `no ${list} entry ${name}`);
+  return found;
+}
+
+test('node agent: the DaemonSet runs real `tessera install-hook` and `tessera node-agent` flags, on gpu: "on" nodes', (t) => {
+  const m = render(t);
+  if (!m) return;
+  const pod = daemonSetPod(m);
+  assert.deepEqual(pod['nodeSelector'], { gpu: 'on' }, 'a string "on", not YAML 1.1 true');
+  assert.equal(pod['serviceAccountName'], 'tessera-node-agent');
+  const install = arr(podContainer(pod, 'initContainers', 'install-hook')['args'], 'args').map((a) => str(a, 'arg'));
+  assert.equal(install[0], 'install-hook');
+  const installCli = nodeCli('install-hook');
+  assert.deepEqual(installCli.parseOptions(install.slice(1)), { operands: [], unknown: [] });
+  assert.deepEqual(installCli.opts(), { library: '/app/native/build/release/libtessera.so', hookPath: '/usr/local/vgpu', name: 'libtessera.so', boardDir: '/tmp/vgpulock' });
+
+  const agent = podContainer(pod, 'containers', 'node-agent');
+  const list = arr(agent['args'], 'args').map((a) => str(a, 'arg'));
+  assert.equal(list[0], 'node-agent');
+  const agentCli = nodeCli('node-agent');
+  assert.deepEqual(agentCli.parseOptions(list.slice(1)), { operands: [], unknown: [] });
+  const opts = agentCli.opts();
+  assert.equal(opts.deviceConfig, '/config/device-config.yaml');
+  assert.equal(opts.pluginDir, '/var/lib/kubelet/device-plugins');
+  assert.equal(opts.hookPath, '/usr/local/vgpu');
+  assert.equal(opts.cdi, undefined);
+  assert.equal(opts.topologyScore, true);
+  const env = arr(agent['env'], 'env').map((e) => obj(e, 'env'));
+  assert.deepEqual(env.find((e) => e['name'] === 'NODE_NAME'), { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+
+  // Every path a flag names is a mounted volume, from the host path of the same name.
+  const volumes = new Map(arr(pod['volumes'], 'volumes').map((v) => [str(obj(v, 'volume')['name'], 'name'), obj(v, 'volume')]));
+  const mounts = arr(agent['volumeMounts'], 'volumeMounts').map((v) => obj(v, 'mount'));
+  for (const path of ['/var/lib/kubelet/device-plugins', '/usr/local/vgpu', '/sys']) {
+    const mount = mounts.find((v) => v['mountPath'] === path);
+    assert.ok(mount, `${path} is mounted`);
+    assert.equal(obj(volumes.get(str(mount['name'], 'name'))?.['hostPath'], 'hostPath')['path'], path);
+  }
+  assert.equal(mounts.find((v) => v['mountPath'] === '/config')?.['name'], 'device-config');
+  // Not privileged: root for the host paths, only the capabilities that file ownership needs.
+  const security = obj(agent['securityContext'], 'securityContext');
+  assert.equal(security['privileged'], undefined);
+  assert.equal(security['allowPrivilegeEscalation'], false);
+  assert.deepEqual(obj(security['capabilities'], 'capabilities')['drop'], ['ALL']);
+});
+
+test('node agent: RBAC is its Node and pods only; CDI mode mounts the CDI directory; it can be turned off', (t) => {
+  const m = render(t);
+  if (!m) return;
+  assert.deepEqual(ruleSet(one(m, 'ClusterRole', 'tessera-node-agent')['rules']), ['|nodes|get|*', '|nodes|patch|*', '|pods|get|*', '|pods|list|*', '|pods|patch|*']);
+  assert.deepEqual(one(m, 'ClusterRoleBinding', 'tessera-node-agent')['subjects'], [{ kind: 'ServiceAccount', name: 'tessera-node-agent', namespace: 'kube-system' }]);
+
+  const cdi = render(t, { values: { nodeAgent: { cdi: { enabled: true }, topologyScore: false } } });
+  if (!cdi) return;
+  const pod = daemonSetPod(cdi);
+  const list = arr(podContainer(pod, 'containers', 'node-agent')['args'], 'args').map((a) => str(a, 'arg'));
+  const agentCli = nodeCli('node-agent');
+  assert.deepEqual(agentCli.parseOptions(list.slice(1)), { operands: [], unknown: [] });
+  assert.equal(agentCli.opts().cdi, true);
+  assert.equal(agentCli.opts().cdiDir, '/var/run/cdi');
+  assert.equal(agentCli.opts().topologyScore, false);
+  const volume = arr(pod['volumes'], 'volumes').map((v) => obj(v, 'volume')).find((v) => v['name'] === 'cdi');
+  assert.deepEqual(volume?.['hostPath'], { path: '/var/run/cdi', type: 'DirectoryOrCreate' });
+
+  const off = render(t, { values: { nodeAgent: { enabled: false } } });
+  if (!off) return;
+  assert.equal(off.docs.filter((d) => String(meta(d)['name']).endsWith('-node-agent')).length, 0);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -364,7 +364,9 @@ class Renderer {
       }
       case 'toYaml':
         arity(1);
-        return stringifyYaml(args[0] ?? null, { sortMapEntries: true, lineWidth: 0 }).replace(/\n$/, '');
+        // YAML 1.1 quoting, as Go's yaml (Helm's toYaml) does: "on", "yes", "y" stay strings
+        // for a YAML 1.1 reader such as the kubelet's, instead of turning into booleans.
+        return stringifyYaml(args[0] ?? null, { sortMapEntries: true, lineWidth: 0, version: '1.1' }).replace(/\n$/, '');
       case 'indent':
         arity(2);
         return indentText(num(args[0]), str(args[1]));

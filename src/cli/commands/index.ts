@@ -1,6 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 
 import { demoCommand } from './demo.js';
+import { nodeAgentCommand } from './node-agent.js';
 import { schedulerCommand } from './scheduler.js';
 import { simulateCommand } from './simulate.js';
 
@@ -11,4 +12,4 @@ import { simulateCommand } from './simulate.js';
 export type CommandFactory = (program: Command) => void;
 
 /** Every subcommand of `tessera`, in the order `tessera --help` lists them. */
-export const commands: readonly CommandFactory[] = [demoCommand, simulateCommand, schedulerCommand];
+export const commands: readonly CommandFactory[] = [demoCommand, simulateCommand, schedulerCommand, nodeAgentCommand];

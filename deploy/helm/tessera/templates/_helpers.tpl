@@ -40,3 +40,18 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "tessera.kubeSchedulerLease" -}}
 {{- include "tessera.fullname" . }}-kube-scheduler
 {{- end -}}
+
+{{/* Labels that select the node agent pods. */}}
+{{- define "tessera.nodeAgentSelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: node-agent
+{{- end -}}
+
+{{/* Labels of the node agent's objects. */}}
+{{- define "tessera.nodeAgentLabels" -}}
+{{ include "tessera.nodeAgentSelectorLabels" . }}
+app.kubernetes.io/version: {{ quote .Chart.AppVersion }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
