@@ -5,6 +5,7 @@
 const benchmarks: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   'enforcement-launch': () => import('./enforcement-launch.js'),
   extender: () => import('./extender.js'),
+  'node-agent': () => import('./node-agent.js'),
   placement: () => import('./placement.js'),
   simulate: () => import('./simulate.js'),
   'simulate-study': async () => ({ main: (await import('./simulate.js')).study }),
