@@ -37,6 +37,8 @@ const TARGET_P99_MS = 50;
 
 type ToWorker = { id: number; op: 'prepare'; name: string; lock: boolean; device: string } | { id: number; op: 'remove'; name: string } | { id: number; op: 'close' };
 type FromWorker = { op: 'ready'; url: string } | { op: 'done'; id: number };
+/** A message without its id (distributed over the union). */
+type Request = ToWorker extends infer T ? (T extends unknown ? Omit<T, 'id'> : never) : never;
 
 function boundPod(name: string, device: string, phase: string): Record<string, unknown> {
   const decision = encodePodGrants([[{ id: device, vendor: 'NVIDIA', memoryMiB: 3000, cores: 30 }]]);
@@ -81,7 +83,7 @@ async function serveApiInWorker(): Promise<void> {
   port.postMessage({ op: 'ready', url: api.url } satisfies FromWorker);
 }
 
-async function apiInWorker(): Promise<{ url: string; ask: (message: Omit<ToWorker, 'id'> & { op: ToWorker['op'] }) => Promise<void>; close: () => Promise<void> }> {
+async function apiInWorker(): Promise<{ url: string; ask: (message: Request) => Promise<void>; close: () => Promise<void> }> {
   const tsx = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(tsx)}).then((m) => m.tsImport(${JSON.stringify(import.meta.url)}, ${JSON.stringify(import.meta.url)}))`;
   const worker = new Worker(code, { eval: true, workerData: { role: 'tessera-bench-node-agent-api' } });
@@ -94,7 +96,7 @@ async function apiInWorker(): Promise<{ url: string; ask: (message: Omit<ToWorke
       else waiting.get(message.id)?.();
     });
   });
-  const ask = (message: Record<string, unknown>): Promise<void> =>
+  const ask = (message: Request): Promise<void> =>
     new Promise((resolve) => {
       const id = nextId++;
       waiting.set(id, () => {
@@ -113,7 +115,16 @@ async function apiInWorker(): Promise<{ url: string; ask: (message: Omit<ToWorke
   };
 }
 
-function summary(samples: readonly number[]): Record<string, number> {
+interface Summary {
+  calls: number;
+  meanMs: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+function summary(samples: readonly number[]): Summary {
   const histogram = createHistogram();
   for (const ms of samples) histogram.record(Math.max(1, Math.round(ms * 1000)));
   const at = (p: number): number => Math.round(histogram.percentile(p) / 10) / 100;
