@@ -21,7 +21,6 @@ import {
   type SecurityAuthentication,
   ServerConfiguration,
   V1MicroTime,
-  setHeaderOptions,
   type CoreV1Event,
   type KubeConfig,
   type V1Lease,
@@ -32,6 +31,7 @@ import {
   type V1ResourceQuota,
 } from '@kubernetes/client-node';
 import { TesseraError } from '../core/errors.js';
+import { RawResponseError, RawTransport } from './raw-transport.js';
 
 /** A Pod as the API returns it (client-node's data type; only the type, never the class, leaks). */
 export type Pod = V1Pod;
@@ -284,6 +284,17 @@ export function toKubeApiError(error: unknown, operation: string): KubeApiError 
     const retryAfter = fromDetails ?? (Number.isFinite(header) ? header : undefined);
     return new KubeApiError(operation, error.code, reason, message, retryAfter, { cause: error });
   }
+  if (error instanceof RawResponseError) {
+    if (error.httpCode === 0) return new KubeApiError(operation, 0, '', error.message, undefined, { cause: error });
+    const status = error.status;
+    const reason = typeof status?.['reason'] === 'string' ? status['reason'] : '';
+    const message = typeof status?.['message'] === 'string' ? status['message'] : error.bodyText === '' ? 'no Status in the response' : error.bodyText;
+    const details = status?.['details'];
+    const fromDetails = isRecord(details) && typeof details['retryAfterSeconds'] === 'number' ? details['retryAfterSeconds'] : undefined;
+    const header = Number(error.retryAfterHeader ?? Number.NaN);
+    const retryAfter = fromDetails ?? (Number.isFinite(header) ? header : undefined);
+    return new KubeApiError(operation, error.httpCode, reason, message, retryAfter, { cause: error });
+  }
   const message = error instanceof Error ? error.message : String(error);
   return new KubeApiError(operation, 0, '', message, undefined, { cause: error });
 }
@@ -350,8 +361,13 @@ function normalizeLease(lease: Lease): Lease {
   return { ...lease, spec: normalized };
 }
 
-const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+function podPath(namespace: string, name: string): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
+}
+
+function nodePath(name: string): string {
+  return `/api/v1/nodes/${encodeURIComponent(name)}`;
+}
 
 export interface KubeClientOptions {
   /** Clock for Event timestamps and names. @default () => new Date() */
@@ -406,7 +422,11 @@ export class ClientNodeKubeClient implements KubeClient {
   /** Disambiguates Event names made in the same millisecond. */
   private eventSequence = 0;
 
+  /** Plain JSON over one keep-alive agent, for the calls on hot paths (see raw-transport.ts). */
+  private readonly raw: RawTransport;
+
   constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
+    this.raw = new RawTransport(kubeConfig);
     const auth = new KeepAliveAuthentication(kubeConfig);
     this.core = makeApiClient(kubeConfig, auth, CoreV1Api);
     this.coordination = makeApiClient(kubeConfig, auth, CoordinationV1Api);
@@ -422,8 +442,13 @@ export class ClientNodeKubeClient implements KubeClient {
     }
   }
 
+  /** A call through the lean transport; the answer is the API's JSON, typed as what the path returns. */
+  private rawCall<T>(operation: string, method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
+    return this.call(operation, () => this.raw.request(method, path, body, contentType) as Promise<T>);
+  }
+
   getPod(namespace: string, name: string): Promise<Pod> {
-    return this.call(`get pod "${namespace}/${name}"`, () => this.core.readNamespacedPod({ namespace, name }));
+    return this.rawCall(`get pod "${namespace}/${name}"`, 'GET', podPath(namespace, name));
   }
 
   async listPods(options: ListOptions = {}): Promise<KubeList<Pod>> {
@@ -439,13 +464,11 @@ export class ClientNodeKubeClient implements KubeClient {
 
   mergePatchPod(namespace: string, name: string, patch: MergePatch, options: MergePatchOptions = {}): Promise<Pod> {
     const body = withResourceVersion(patch, options.resourceVersion);
-    return this.call(`merge-patch pod "${namespace}/${name}"`, () => this.core.patchNamespacedPod({ namespace, name, body }, MERGE_PATCH));
+    return this.rawCall(`merge-patch pod "${namespace}/${name}"`, 'PATCH', podPath(namespace, name), body, PatchStrategy.MergePatch);
   }
 
   jsonPatchPod(namespace: string, name: string, operations: readonly JsonPatchOperation[]): Promise<Pod> {
-    return this.call(`json-patch pod "${namespace}/${name}"`, () =>
-      this.core.patchNamespacedPod({ namespace, name, body: operations }, JSON_PATCH),
-    );
+    return this.rawCall(`json-patch pod "${namespace}/${name}"`, 'PATCH', podPath(namespace, name), operations, PatchStrategy.JsonPatch);
   }
 
   async bindPod(namespace: string, name: string, nodeName: string, options: BindOptions = {}): Promise<void> {
@@ -455,17 +478,16 @@ export class ClientNodeKubeClient implements KubeClient {
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.annotations === undefined ? {} : { annotations: { ...options.annotations } }),
     };
-    await this.call(`bind pod "${namespace}/${name}" to node "${nodeName}"`, () =>
-      this.core.createNamespacedPodBinding({
-        namespace,
-        name,
-        body: { apiVersion: 'v1', kind: 'Binding', metadata, target: { apiVersion: 'v1', kind: 'Node', name: nodeName } },
-      }),
-    );
+    await this.rawCall(`bind pod "${namespace}/${name}" to node "${nodeName}"`, 'POST', `${podPath(namespace, name)}/binding`, {
+      apiVersion: 'v1',
+      kind: 'Binding',
+      metadata,
+      target: { apiVersion: 'v1', kind: 'Node', name: nodeName },
+    });
   }
 
   getNode(name: string): Promise<Node> {
-    return this.call(`get node "${name}"`, () => this.core.readNode({ name }));
+    return this.rawCall(`get node "${name}"`, 'GET', nodePath(name));
   }
 
   async listNodes(options: Omit<ListOptions, 'namespace'> = {}): Promise<KubeList<Node>> {
@@ -475,11 +497,11 @@ export class ClientNodeKubeClient implements KubeClient {
 
   mergePatchNode(name: string, patch: MergePatch, options: MergePatchOptions = {}): Promise<Node> {
     const body = withResourceVersion(patch, options.resourceVersion);
-    return this.call(`merge-patch node "${name}"`, () => this.core.patchNode({ name, body }, MERGE_PATCH));
+    return this.rawCall(`merge-patch node "${name}"`, 'PATCH', nodePath(name), body, PatchStrategy.MergePatch);
   }
 
   jsonPatchNode(name: string, operations: readonly JsonPatchOperation[]): Promise<Node> {
-    return this.call(`json-patch node "${name}"`, () => this.core.patchNode({ name, body: operations }, JSON_PATCH));
+    return this.rawCall(`json-patch node "${name}"`, 'PATCH', nodePath(name), operations, PatchStrategy.JsonPatch);
   }
 
   createEvent(event: EventInput): Promise<KubeEvent> {
@@ -515,7 +537,7 @@ export class ClientNodeKubeClient implements KubeClient {
       },
     };
     const what = `${involved.kind} "${involved.namespace === undefined ? '' : `${involved.namespace}/`}${involved.name}"`;
-    return this.call(`create event ${event.reason} for ${what}`, () => this.core.createNamespacedEvent({ namespace, body }));
+    return this.rawCall(`create event ${event.reason} for ${what}`, 'POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, body);
   }
 
   async listResourceQuotas(options: ListOptions = {}): Promise<KubeList<ResourceQuota>> {

@@ -5,9 +5,14 @@
  * and offers the kubelet's calls (`Allocate`, `GetPreferredAllocation`, …). `restart()` does what a
  * kubelet restart does to plugins: every socket in the directory is removed and `kubelet.sock`
  * comes back as a new file.
+ *
+ * It talks to one plugin at a time (the one that registered last), which is all the agent runs.
+ * Calls resolve to the wire messages as plain objects (proto field names, int64 as strings) and
+ * reject with {@link CallError}, the gRPC status code and details the kubelet would see.
  */
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 import {
   credentials,
@@ -43,6 +48,19 @@ interface PluginClient {
   close(): void;
 }
 
+/** One container's `ContainerPreferredAllocationRequest`. */
+export interface PreferredRequest {
+  readonly available: readonly string[];
+  readonly mustInclude?: readonly string[];
+  readonly size: number;
+}
+
+/**
+ * The shape the kubelet requires of a resource name: an extended resource, `<domain>/<name>`,
+ * outside the `kubernetes.io` domains (kubelet `v1helper.IsExtendedResourceName`, simplified).
+ */
+const EXTENDED_RESOURCE = /^(?!(?:[^/]*\.)?kubernetes\.io\/)[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
 /** A refused call: the gRPC status code and its details, as the kubelet would log them. */
 export class CallError extends Error {
   constructor(
@@ -66,6 +84,8 @@ export class FakeKubelet {
   devices: WireDevice[] = [];
   /** Lists received over all streams. */
   listUpdates = 0;
+  /** How the current plugin's ListAndWatch stream ended, when it ended with an error status. */
+  streamError: CallError | undefined;
   private server: Server | undefined;
   private plugin: PluginClient | undefined;
   private stream: ClientReadableStream<WireListAndWatchResponse> | undefined;
@@ -102,6 +122,14 @@ export class FakeKubelet {
       callback({ code: status.INVALID_ARGUMENT, details: `unsupported API version ${request.version}` });
       return;
     }
+    if (!EXTENDED_RESOURCE.test(request.resource_name)) {
+      callback({ code: status.INVALID_ARGUMENT, details: `invalid resource name ${JSON.stringify(request.resource_name)}: not an extended resource name` });
+      return;
+    }
+    if (request.endpoint === '' || request.endpoint.includes('/')) {
+      callback({ code: status.INVALID_ARGUMENT, details: `endpoint ${JSON.stringify(request.endpoint)} must be a socket file name in ${this.dir}` });
+      return;
+    }
     try {
       if (!(await stat(join(this.dir, request.endpoint))).isSocket()) throw new Error('not a socket');
     } catch (error) {
@@ -120,13 +148,18 @@ export class FakeKubelet {
     const DevicePlugin = devicePluginApi().DevicePlugin;
     const plugin = new DevicePlugin(`unix://${join(this.dir, endpoint)}`, credentials.createInsecure()) as unknown as PluginClient;
     const stream = plugin.ListAndWatch({});
+    this.streamError = undefined;
     stream.on('data', (response: WireListAndWatchResponse) => {
       if (stream !== this.stream) return;
       this.devices = response.devices;
       this.listUpdates++;
       this.notify();
     });
-    stream.on('error', () => {});
+    stream.on('error', (error: ServiceError) => {
+      if (stream !== this.stream) return;
+      this.streamError = new CallError(error.code, error.details);
+      this.notify();
+    });
     this.plugin = plugin;
     this.stream = stream;
   }
@@ -153,12 +186,18 @@ export class FakeKubelet {
     });
   }
 
+  /** Resolves with the device list once `predicate` holds for it (checked on every update), or rejects after `timeoutMs`. */
+  async waitForDevices(predicate: (devices: readonly WireDevice[]) => boolean, timeoutMs = 5000): Promise<WireDevice[]> {
+    await this.until('a device list that matches', () => predicate(this.devices), timeoutMs);
+    return this.devices;
+  }
+
   private client(): PluginClient {
     if (this.plugin === undefined) throw new Error('fake kubelet: no plugin has registered');
     return this.plugin;
   }
 
-  options(): Promise<WireDevicePluginOptions> {
+  getOptions(): Promise<WireDevicePluginOptions> {
     return call((cb) => this.client().GetDevicePluginOptions({}, cb));
   }
 
@@ -166,27 +205,36 @@ export class FakeKubelet {
     return call((cb) => this.client().Allocate({ container_requests: containerRequests.map((ids) => ({ devices_ids: ids })) }, cb));
   }
 
-  preferredAllocation(available: readonly string[], mustInclude: readonly string[], size: number): Promise<WirePreferredAllocationResponse> {
-    return call((cb) =>
-      this.client().GetPreferredAllocation(
-        { container_requests: [{ available_deviceIDs: available, must_include_deviceIDs: mustInclude, allocation_size: size }] },
-        cb,
-      ),
-    );
+  getPreferredAllocation(containers: readonly PreferredRequest[]): Promise<WirePreferredAllocationResponse> {
+    const container_requests = containers.map((c) => ({
+      available_deviceIDs: c.available,
+      must_include_deviceIDs: c.mustInclude ?? [],
+      allocation_size: c.size,
+    }));
+    return call((cb) => this.client().GetPreferredAllocation({ container_requests }, cb));
   }
 
   preStart(ids: readonly string[]): Promise<WireEmpty> {
     return call((cb) => this.client().PreStartContainer({ devices_ids: ids }, cb));
   }
 
-  /** A kubelet restart: stops serving, removes every socket in the directory, serves a new kubelet.sock. */
-  async restart(): Promise<void> {
+  /**
+   * A kubelet restart: stops serving, removes every socket in the directory (the plugin's too),
+   * serves a new kubelet.sock, then waits up to `timeoutMs` for the plugin to register again.
+   * Resolves with the milliseconds from the restart to that registration.
+   */
+  async restart(timeoutMs = 5000): Promise<number> {
+    const before = this.registrations.length;
+    const started = performance.now();
     await this.stopServing();
     for (const entry of await readdir(this.dir)) {
       const path = join(this.dir, entry);
-      if ((await stat(path)).isSocket()) await rm(path, { force: true });
+      const isSocket = await stat(path).then((s) => s.isSocket(), () => false);
+      if (isSocket) await rm(path, { force: true });
     }
     await this.serve();
+    await this.until('the plugin to register again after the restart', () => this.registrations.length > before, timeoutMs);
+    return performance.now() - started;
   }
 
   private async stopServing(): Promise<void> {
@@ -194,6 +242,8 @@ export class FakeKubelet {
     this.stream = undefined;
     this.plugin?.close();
     this.plugin = undefined;
+    // A restarted kubelet knows no devices until a plugin streams them again.
+    this.devices = [];
     const server = this.server;
     this.server = undefined;
     if (server !== undefined) server.forceShutdown();

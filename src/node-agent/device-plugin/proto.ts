@@ -3,16 +3,33 @@
  * shapes of its messages as they cross the wire. Fields keep their proto names (`keepCase`), so
  * `devices_ids` and `cdi_devices` read as in the published API; int64 values arrive as strings.
  */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { credentials, loadPackageDefinition, type CallOptions, type GrpcObject, type ServiceClientConstructor, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 
+/** Where the API file sits, relative to the package root (the folder holding `package.json`). */
+const PROTO_IN_PACKAGE = join('proto', 'deviceplugin', 'v1beta1', 'api.proto');
+
 /**
- * `proto/` sits three levels above both `src/node-agent/device-plugin/` (run through tsx) and
- * `dist/node-agent/device-plugin/` (built), so one relative path serves both.
+ * The API file's absolute path. It is found from the package root, the nearest folder above this
+ * module that holds a `package.json`, so the same code works run from `src/` (tsx) and from `dist/`
+ * (built), and keeps working if the module moves. The image must ship `proto/` beside `dist/`.
  */
-export const DEVICE_PLUGIN_PROTO = fileURLToPath(new URL('../../../proto/deviceplugin/v1beta1/api.proto', import.meta.url));
+export function devicePluginProtoPath(from: string = fileURLToPath(import.meta.url)): string {
+  for (let dir = dirname(from); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) {
+      const path = join(dir, PROTO_IN_PACKAGE);
+      if (!existsSync(path)) {
+        throw new Error(`device plugin: ${path} is missing; the package at ${dir} must ship ${PROTO_IN_PACKAGE} (copy proto/ beside dist/)`);
+      }
+      return path;
+    }
+    if (dirname(dir) === dir) throw new Error(`device plugin: no package.json above ${from}, so ${PROTO_IN_PACKAGE} cannot be located`);
+  }
+}
 
 export const API_VERSION = 'v1beta1';
 
@@ -77,20 +94,22 @@ export interface DevicePluginApi {
 
 let loaded: DevicePluginApi | undefined;
 
-function service(pkg: GrpcObject, name: string): ServiceClientConstructor {
+function service(pkg: GrpcObject, name: string, file: string): ServiceClientConstructor {
   const found = pkg[name];
-  if (typeof found !== 'function' || !('service' in found)) throw new Error(`${DEVICE_PLUGIN_PROTO} defines no service v1beta1.${name}`);
+  if (typeof found !== 'function' || !('service' in found)) throw new Error(`device plugin: ${file} defines no service ${API_VERSION}.${name}`);
   return found as ServiceClientConstructor;
 }
 
-/** The loaded services (loaded once per process). */
+/** The loaded services (the file is read once per process, on first use). */
 export function devicePluginApi(): DevicePluginApi {
   if (loaded !== undefined) return loaded;
-  const definition = loadSync(DEVICE_PLUGIN_PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const file = devicePluginProtoPath();
+  // keepCase: the wire names (`devices_ids`, `cdi_devices`) are the field names; int64 as string.
+  const definition = loadSync(file, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
   const pkg = loadPackageDefinition(definition)[API_VERSION];
-  if (pkg === undefined || typeof pkg === 'function' || !('Registration' in pkg)) throw new Error(`${DEVICE_PLUGIN_PROTO} has no package ${API_VERSION}`);
+  if (pkg === undefined || typeof pkg === 'function' || !('Registration' in pkg)) throw new Error(`device plugin: ${file} has no package ${API_VERSION}`);
   const grpcPackage = pkg as GrpcObject;
-  loaded = { Registration: service(grpcPackage, 'Registration'), DevicePlugin: service(grpcPackage, 'DevicePlugin') };
+  loaded = { Registration: service(grpcPackage, 'Registration', file), DevicePlugin: service(grpcPackage, 'DevicePlugin', file) };
   return loaded;
 }
 

@@ -101,6 +101,16 @@ function failure(code: status, details: string): Partial<ServiceError> {
   return { code, details, message: details };
 }
 
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A refusal keeps its code and message; anything else is INTERNAL, prefixed with the RPC's name. */
+function statusOf(rpc: string, error: unknown): Partial<ServiceError> {
+  if (error instanceof AllocateRefusal) return failure(error.code as status, error.message);
+  return failure(status.INTERNAL, `${rpc}: ${messageOf(error)}`);
+}
+
 export class DevicePluginServer {
   private readonly pluginDir: string;
   private readonly kubeletSocket: string;
@@ -117,6 +127,8 @@ export class DevicePluginServer {
   private checking = false;
   private stopped = false;
   private registering: Promise<void> | undefined;
+  /** The last registration failure logged, so a kubelet that stays away is not logged every retry. */
+  private lastFailure: string | undefined;
   private registrationCount = 0;
   private readonly registeredListeners = new Set<() => void>();
 
@@ -153,6 +165,7 @@ export class DevicePluginServer {
 
   /** Serves the plugin socket, then registers with the kubelet in the background (retrying until it answers). */
   async start(): Promise<void> {
+    if (this.server !== undefined) throw new Error(`device plugin: ${this.socketPath} is already being served; stop() before start()`);
     this.stopped = false;
     await this.serve();
     this.registerSoon();
@@ -160,9 +173,11 @@ export class DevicePluginServer {
     this.watcher.unref();
   }
 
+  /** Ends the streams, shuts the server down (forcibly after 1 s), removes our socket, stops the watcher. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.watcher);
+    this.watcher = undefined;
     await this.shutdownServer();
     await rm(this.socketPath, { force: true });
   }
@@ -216,18 +231,31 @@ export class DevicePluginServer {
   }
 
   private listAndWatch(call: ServerWritableStream<WireEmpty, WireListAndWatchResponse>): void {
-    const send = (): void => {
-      call.write({ devices: this.options.handlers.devices().map(toWireDevice) });
-    };
-    const unsubscribe = this.options.handlers.onDevicesChanged(send);
+    let unsubscribe = (): void => {};
     const done = (): void => {
       unsubscribe();
       this.streams.delete(call);
+    };
+    const send = (): void => {
+      try {
+        call.write({ devices: this.options.handlers.devices().map(toWireDevice) });
+      } catch (error) {
+        // The stream ends with a status; the kubelet opens a new one.
+        this.log(`device plugin: ListAndWatch: listing the devices failed: ${messageOf(error)}`);
+        done();
+        call.emit('error', failure(status.INTERNAL, `ListAndWatch: ${messageOf(error)}`));
+      }
     };
     // A cancelled stream emits 'error' (1 CANCELLED); unheard, it would crash the process.
     call.on('error', done);
     call.on('cancelled', done);
     call.on('close', done);
+    try {
+      unsubscribe = this.options.handlers.onDevicesChanged(send);
+    } catch (error) {
+      call.emit('error', failure(status.INTERNAL, `ListAndWatch: ${messageOf(error)}`));
+      return;
+    }
     this.streams.add(call);
     send();
   }
@@ -239,28 +267,32 @@ export class DevicePluginServer {
       }));
       callback(null, { container_responses });
     } catch (error) {
-      callback(failure(status.INTERNAL, `GetPreferredAllocation: ${(error as Error).message}`));
+      callback(statusOf('GetPreferredAllocation', error));
     }
   }
 
   private async allocate(request: WireAllocateRequest, callback: sendUnaryData<WireAllocateResponse>): Promise<void> {
     try {
-      const answers = await this.options.handlers.allocate(request.container_requests.map((r) => r.devices_ids));
+      const requests = request.container_requests.map((r) => r.devices_ids);
+      const answers = await this.options.handlers.allocate(requests);
+      // The kubelet pairs responses with container requests by position.
+      if (answers.length !== requests.length) {
+        throw new Error(`the handlers answered ${answers.length} container(s) for ${requests.length} container request(s)`);
+      }
       callback(null, { container_responses: answers.map(toWireAllocation) });
     } catch (error) {
-      if (error instanceof AllocateRefusal) {
-        callback(failure(error.code as status, error.message));
-      } else {
-        this.log(`device plugin: Allocate failed: ${(error as Error).stack ?? String(error)}`);
-        callback(failure(status.INTERNAL, `Allocate: ${(error as Error).message}`));
-      }
+      if (!(error instanceof AllocateRefusal)) this.log(`device plugin: Allocate failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      callback(statusOf('Allocate', error));
     }
   }
 
   /** One registration attempt with the kubelet; resolves true when it answered OK. */
   private async registerOnce(): Promise<boolean> {
     const kubeletStamp = await stamp(this.kubeletSocket);
-    if (kubeletStamp === undefined) return false;
+    if (kubeletStamp === undefined) {
+      this.registrationFailed(`${this.kubeletSocket} does not exist yet (kubelet not running?)`);
+      return false;
+    }
     const client = registrationClient(this.kubeletSocket);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -271,16 +303,25 @@ export class DevicePluginServer {
         );
       });
     } catch (error) {
-      this.log(`device plugin: registration with ${this.kubeletSocket} failed: ${(error as ServiceError).details || (error as Error).message}`);
+      const details = (error as Partial<ServiceError>).details;
+      this.registrationFailed(`Register on ${this.kubeletSocket} failed: ${details !== undefined && details !== '' ? details : messageOf(error)}`);
       return false;
     } finally {
       client.close();
     }
+    if (this.stopped) return true;
+    this.lastFailure = undefined;
     this.registeredWith = kubeletStamp;
     this.registrationCount++;
     this.log(`device plugin: registered ${this.options.resourceName} (${this.options.socketName}) with the kubelet`);
     for (const listener of this.registeredListeners) listener();
     return true;
+  }
+
+  private registrationFailed(reason: string): void {
+    if (reason === this.lastFailure) return;
+    this.lastFailure = reason;
+    this.log(`device plugin: not registered: ${reason}; retrying with backoff up to ${this.maxRetryMs} ms`);
   }
 
   /** Registers, retrying with backoff until the kubelet answers or the server stops; one loop at a time. */
