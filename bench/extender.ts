@@ -330,7 +330,7 @@ interface RunResult {
  * before it on the same node has been bound and its lock released, with at most BIND_WINDOW pods
  * between filter and the end of their bind.
  */
-async function run(extender: URL, nodeNames: readonly string[], pods: readonly JsonObject[], api: ApiHost): Promise<RunResult> {
+async function run(extender: URL, nodeNames: readonly string[], pods: readonly JsonObject[], release: (node: string) => Promise<void>): Promise<RunResult> {
   const filterTimes: number[] = [];
   const bindTimes: number[] = [];
   const releaseTimes: number[] = [];
@@ -357,7 +357,7 @@ async function run(extender: URL, nodeNames: readonly string[], pods: readonly J
     }
     // The device plugin's part: Allocate done, the node lock released.
     const r0 = performance.now();
-    await api.release(node);
+    await release(node);
     releaseTimes.push(performance.now() - r0);
   };
 
@@ -392,6 +392,51 @@ async function run(extender: URL, nodeNames: readonly string[], pods: readonly J
     nodesUsed: chains.size,
     maxBindsInFlight: maxInFlight,
   };
+}
+
+/** The device plugin's lock release over HTTP, as a node agent makes it: a merge patch of the node. */
+function releaseOverHttp(api: URL): (node: string) => Promise<void> {
+  const body = JSON.stringify({ metadata: { annotations: { [NODE_LOCK]: null } } });
+  return (node) =>
+    new Promise((resolve, reject) => {
+      const req = httpRequest(
+        { host: api.hostname, port: api.port, path: `/api/v1/nodes/${node}`, method: 'PATCH', agent, headers: { 'Content-Type': 'application/merge-patch+json', 'Content-Length': Buffer.byteLength(body) } },
+        (res: IncomingMessage) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`lock release on ${node}: HTTP ${String(res.statusCode)}`))));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+}
+
+interface StandInJob {
+  role: 'tessera-bench-kube-scheduler';
+  extender: string;
+  api: string;
+  nodeNames: string[];
+  pods: JsonObject[];
+}
+
+/** The kube-scheduler stand-in on its own thread, as kube-scheduler is its own process: one run, then it exits. */
+async function standInWorker(job: StandInJob): Promise<void> {
+  const result = await run(new URL(job.extender), job.nodeNames, job.pods, releaseOverHttp(new URL(job.api)));
+  parentPort?.postMessage(result);
+}
+
+function runOnStandInThread(extender: URL, api: string, nodeNames: readonly string[], pods: readonly JsonObject[]): Promise<RunResult> {
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(tsx)}).then((m) => m.tsImport(${JSON.stringify(import.meta.url)}, ${JSON.stringify(import.meta.url)}))`;
+  const job: StandInJob = { role: 'tessera-bench-kube-scheduler', extender: extender.href, api, nodeNames: [...nodeNames], pods: [...pods] };
+  const worker = new Worker(code, { eval: true, workerData: job });
+  return new Promise((resolve, reject) => {
+    worker.once('message', (result: RunResult) => {
+      resolve(result);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+  });
 }
 
 /** Per kind of call: how many, p50/p99, and the time summed over the run per pod. */
@@ -429,7 +474,12 @@ async function measure(apiThread: 'worker' | 'same', labels: readonly RunLabel[]
   while (!scheduler.ready() || scheduler.cache.cluster.nodes.length < NODE_COUNT) await new Promise((r) => setTimeout(r, 20));
   const setupSeconds = (performance.now() - setupStart) / 1000;
   const nodeNames = Array.from({ length: NODE_COUNT }, (_, n) => nodeName(n));
-  await run(extender, nodeNames, api.pods.warmup ?? [], api);
+  // kube-scheduler is its own process: with the API server on a worker, the stand-in gets a
+  // thread of its own too, so the extender's thread does only the extender's work.
+  const release = (node: string): Promise<void> => api.release(node);
+  const drive = (pods: readonly JsonObject[]): Promise<RunResult> =>
+    apiThread === 'worker' ? runOnStandInThread(extender, api.url, nodeNames, pods) : run(extender, nodeNames, pods, release);
+  await drive(api.pods.warmup ?? []);
 
   const results: Partial<Record<RunLabel, Measured>> = {};
   for (const label of labels) {
@@ -438,7 +488,7 @@ async function measure(apiThread: 'worker' | 'same', labels: readonly RunLabel[]
     times.byKey.clear();
     const elu0 = performance.eventLoopUtilization();
     const apiElu0 = api.utilization();
-    const result = await run(extender, nodeNames, api.pods[label] ?? [], api);
+    const result = await drive(api.pods[label] ?? []);
     const elu = performance.eventLoopUtilization(elu0);
     const apiElu1 = api.utilization();
     times.recording = false;
@@ -548,3 +598,4 @@ export async function main(): Promise<void> {
 
 // Loaded on the worker thread: serve the API server there.
 if (!isMainThread && (workerData as { role?: string } | null)?.role === 'tessera-bench-apiserver') await serveApiInWorker();
+if (!isMainThread && (workerData as { role?: string } | null)?.role === 'tessera-bench-kube-scheduler') await standInWorker(workerData as StandInJob);
