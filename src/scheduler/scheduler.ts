@@ -8,6 +8,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 
 import { DEFAULT_DEVICE_CONFIG, type CompiledDeviceConfig } from '../config/device-config.js';
 import { vendorsFromConfig } from '../config/vendors.js';
+import { TesseraError } from '../core/errors.js';
 import { ClusterState } from '../core/placement/cluster.js';
 import { PlacementEngine } from '../core/placement/engine.js';
 import {
@@ -18,6 +19,7 @@ import {
   type KubeClient,
   LeaderElector,
   type LeaderElectionOptions,
+  LeaseFollower,
   NodeLocker,
   type Node,
   type Pod,
@@ -49,6 +51,11 @@ export interface SchedulerOptions {
     'namespace' | 'name' | 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs' | 'releaseOnStop'
   >;
   /**
+   * Several replicas beside kube-scheduler: lead while the kube-scheduler in this pod holds its
+   * Lease (`holderIdentity` = `<identity>_…`), as HAMi's extender does. Excludes {@link leaderElection}.
+   */
+  readonly followLease?: { readonly namespace: string; readonly name: string; readonly identity: string; readonly pollMs?: number };
+  /**
    * Serve the mutating admission webhook from this process too, as HAMi does, on its own port
    * (HTTPS when `tls` is given; the API server calls webhooks over HTTPS only).
    */
@@ -77,6 +84,9 @@ function ref(pod: PodObject): { kind: 'Pod'; name: string; namespace: string; ui
 }
 
 export async function startScheduler(options: SchedulerOptions): Promise<RunningScheduler> {
+  if (options.leaderElection !== undefined && options.followLease !== undefined) {
+    throw new TesseraError('TESSERA_ERR_INPUT', 'scheduler: choose one of leaderElection (a Lease of its own) and followLease (kube-scheduler\'s), not both');
+  }
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const now = options.now ?? (() => new Date());
   const component = options.schedulerName ?? DEFAULT_SCHEDULER_NAME;
@@ -106,7 +116,23 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
   pods.start();
   quotas.start();
 
-  let leading = options.leaderElection === undefined;
+  let leading = options.leaderElection === undefined && options.followLease === undefined;
+  const follow = options.followLease;
+  const follower = follow
+    ? new LeaseFollower(client, {
+        ...follow,
+        onStartedLeading: () => {
+          leading = true;
+          log(`${follow.identity}: kube-scheduler in this pod holds lease ${follow.namespace}/${follow.name}; serving filter and bind`);
+        },
+        onStoppedLeading: () => {
+          leading = false;
+          log(`${follow.identity}: kube-scheduler in this pod does not hold lease ${follow.namespace}/${follow.name}; refusing filter and bind`);
+        },
+        onError: (error) => log(`following lease ${follow.namespace}/${follow.name}: ${String(error)}`),
+      })
+    : null;
+  follower?.start();
   const elector = options.leaderElection
     ? new LeaderElector(client, {
         ...options.leaderElection,
@@ -185,7 +211,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
       ...(options.port === undefined ? {} : { port: options.port }),
     });
   } catch (error) {
-    await Promise.all([nodes.stop(), pods.stop(), quotas.stop(), elector?.stop(), webhook?.close()]);
+    await Promise.all([nodes.stop(), pods.stop(), quotas.stop(), elector?.stop(), follower?.stop(), webhook?.close()]);
     throw error;
   }
   const extender = server;
@@ -198,6 +224,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     close: async () => {
       await Promise.all([extender.close(), webhook?.close()]);
       await elector?.stop();
+      await follower?.stop();
       await Promise.all([nodes.stop(), pods.stop(), quotas.stop()]);
     },
   };

@@ -245,9 +245,8 @@ test('tessera container: every flag is a real `tessera scheduler` option, with t
   assert.equal(opts.keyFile, '/tls/tls.key');
   assert.equal(opts.deviceConfig, '/config/device-config.yaml');
   assert.equal(opts.schedulerName, 'hami-scheduler');
-  assert.equal(opts.leaderElect, true);
-  assert.equal(opts.leaderElectNamespace, 'kube-system');
-  assert.equal(opts.leaderElectName, 'tessera-extender');
+  assert.equal(opts.leaderElect, undefined, 'no election of its own: it follows kube-scheduler');
+  assert.deepEqual(opts.followLease, { namespace: 'kube-system', name: 'tessera-kube-scheduler' });
   assert.equal(opts.identity, '$(POD_NAME)');
 
   // The same flags in the real command's --help, as an operator would read them.
@@ -352,11 +351,11 @@ test('RBAC: exactly the calls the code makes, and the built-in roles for kube-sc
   ]);
   assert.deepEqual(ruleSet(one(m, 'Role', 'tessera-leases')['rules']), [
     'coordination.k8s.io|leases|create|*',
-    'coordination.k8s.io|leases|get|tessera-extender,tessera-kube-scheduler',
-    'coordination.k8s.io|leases|update|tessera-extender,tessera-kube-scheduler',
+    'coordination.k8s.io|leases|get|tessera-kube-scheduler',
+    'coordination.k8s.io|leases|update|tessera-kube-scheduler',
   ]);
-  // The Lease names in the Role are the ones both containers use.
-  assert.equal(flag(args(m), '--leader-elect-name'), 'tessera-extender');
+  // The Lease in the Role is the one kube-scheduler holds and the extender follows.
+  assert.equal(flag(args(m), '--follow-lease'), 'kube-system/tessera-kube-scheduler');
   assert.equal(obj(schedulerConfig(m)['leaderElection'], 'leaderElection')['resourceName'], 'tessera-kube-scheduler');
 
   const sa = { kind: 'ServiceAccount', name: 'tessera', namespace: 'kube-system' };
@@ -519,7 +518,7 @@ test('user-provided TLS Secret, caBundle from values, leader election off, failu
   assert.equal(all(m, 'RoleBinding').length, 1, 'only the authentication reader');
   assert.deepEqual(obj(schedulerConfig(m, 'gpu')['leaderElection'], 'leaderElection'), { leaderElect: false });
   const list = args(m);
-  for (const gone of ['--leader-elect', '--leader-elect-namespace', '--leader-elect-name', '--identity']) assert.ok(!list.includes(gone), gone);
+  for (const gone of ['--leader-elect', '--follow-lease', '--identity']) assert.ok(!list.includes(gone), gone);
   const command = schedulerCli();
   assert.deepEqual(command.parseOptions(list.slice(1)), { operands: [], unknown: [] });
   for (const d of m.docs) {

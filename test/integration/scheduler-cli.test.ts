@@ -99,4 +99,10 @@ test('bad flags stop it with a message naming the flag and the value', () => {
   const missing = spawnSync(process.execPath, ['--import', 'tsx', main, 'scheduler', '--kubeconfig', join(dir, 'absent')], { cwd: root, encoding: 'utf8' });
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /kubeconfig .*absent/);
+  const lease = spawnSync(process.execPath, ['--import', 'tsx', main, 'scheduler', '--follow-lease', 'no-slash'], { cwd: root, encoding: 'utf8' });
+  assert.equal(lease.status, 1);
+  assert.match(lease.stderr, /--follow-lease.*'no-slash' is not a Lease: write namespace\/name/);
+  const both = spawnSync(process.execPath, ['--import', 'tsx', main, 'scheduler', '--leader-elect', '--follow-lease', 'kube-system/x'], { cwd: root, encoding: 'utf8' });
+  assert.equal(both.status, 1);
+  assert.match(both.stderr, /--leader-elect and --follow-lease exclude each other/);
 });

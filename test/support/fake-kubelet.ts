@@ -117,6 +117,7 @@ export class FakeKubelet {
   }
 
   private async register(request: WireRegisterRequest, callback: sendUnaryData<WireEmpty>): Promise<void> {
+    const server = this.server;
     // What the real kubelet checks before it accepts a plugin.
     if (request.version !== API_VERSION) {
       callback({ code: status.INVALID_ARGUMENT, details: `unsupported API version ${request.version}` });
@@ -134,6 +135,11 @@ export class FakeKubelet {
       if (!(await stat(join(this.dir, request.endpoint))).isSocket()) throw new Error('not a socket');
     } catch (error) {
       callback({ code: status.INVALID_ARGUMENT, details: `endpoint ${request.endpoint}: ${(error as Error).message}` });
+      return;
+    }
+    if (this.server !== server) {
+      // Closed or restarted while checking the endpoint: that kubelet is gone.
+      callback({ code: status.UNAVAILABLE, details: 'the kubelet is shutting down' });
       return;
     }
     this.registrations.push(request);

@@ -22,6 +22,13 @@ export function parseBind(value: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** `namespace/name` of a Lease. */
+export function parseLeaseRef(value: string): { namespace: string; name: string } {
+  const match = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(value.trim());
+  if (!match?.[1] || !match[3]) throw new InvalidArgumentError(`'${value}' is not a Lease: write namespace/name (e.g. kube-system/hami-scheduler).`);
+  return { namespace: match[1], name: match[3] };
+}
+
 export const schedulerCommand: CommandFactory = (program) => {
   program
     .command('scheduler')
@@ -36,8 +43,12 @@ export const schedulerCommand: CommandFactory = (program) => {
     .option('--leader-elect', 'elect a leader among replicas with a Lease; only the leader decides')
     .option('--leader-elect-namespace <ns>', 'namespace of the Lease', 'kube-system')
     .option('--leader-elect-name <name>', 'name of the Lease', 'tessera-scheduler')
-    .option('--identity <id>', 'this replica in the Lease (default: the host name)')
+    .option('--follow-lease <namespace/name>', "lead while the kube-scheduler in this pod holds this Lease (its holderIdentity starts with --identity + '_'), as HAMi's extender does", parseLeaseRef)
+    .option('--identity <id>', 'this replica in the Lease (default: the host name, which in a pod is its name)')
     .action(async (options) => {
+      if (options.leaderElect === true && options.followLease !== undefined) {
+        throw new InvalidArgumentError('--leader-elect and --follow-lease exclude each other: elect a leader of its own, or follow kube-scheduler\'s.');
+      }
       if ((options.certFile === undefined) !== (options.keyFile === undefined)) {
         throw new InvalidArgumentError('--cert-file and --key-file go together.');
       }
@@ -61,6 +72,7 @@ export const schedulerCommand: CommandFactory = (program) => {
         ...(options.leaderElect
           ? { leaderElection: { namespace: options.leaderElectNamespace, name: options.leaderElectName, identity: options.identity ?? hostname() } }
           : {}),
+        ...(options.followLease === undefined ? {} : { followLease: { ...options.followLease, identity: options.identity ?? hostname() } }),
       });
       log(`extender serving on ${running.url}${running.webhookUrl === null ? '' : `, webhook on ${running.webhookUrl}/webhook`}`);
       await new Promise<void>((resolve) => {

@@ -124,7 +124,8 @@ export class DevicePluginServer {
   private registeredWith: SocketStamp | undefined;
   private readonly streams = new Set<ServerWritableStream<WireEmpty, WireListAndWatchResponse>>();
   private watcher: NodeJS.Timeout | undefined;
-  private checking = false;
+  /** The watcher's check in progress, which `stop()` waits for so it cannot serve again behind it. */
+  private checking: Promise<void> | undefined;
   private stopped = false;
   private registering: Promise<void> | undefined;
   /** The last registration failure logged, so a kubelet that stays away is not logged every retry. */
@@ -169,7 +170,12 @@ export class DevicePluginServer {
     this.stopped = false;
     await this.serve();
     this.registerSoon();
-    this.watcher = setInterval(() => void this.check(), this.watchIntervalMs);
+    this.watcher = setInterval(() => {
+      if (this.checking !== undefined || this.stopped) return;
+      this.checking = this.check().finally(() => {
+        this.checking = undefined;
+      });
+    }, this.watchIntervalMs);
     this.watcher.unref();
   }
 
@@ -178,6 +184,7 @@ export class DevicePluginServer {
     this.stopped = true;
     clearInterval(this.watcher);
     this.watcher = undefined;
+    await this.checking;
     await this.shutdownServer();
     await rm(this.socketPath, { force: true });
   }
@@ -340,20 +347,17 @@ export class DevicePluginServer {
 
   /** The watcher: restarts the server when our socket was removed, re-registers when the kubelet's changed. */
   private async check(): Promise<void> {
-    if (this.checking || this.stopped) return;
-    this.checking = true;
     try {
-      if (!sameStamp(await stamp(this.socketPath), this.ownSocket)) {
+      if (!sameStamp(await stamp(this.socketPath), this.ownSocket) && !this.stopped) {
         this.log(`device plugin: ${this.socketPath} is gone (kubelet restart?); serving it again`);
         await this.shutdownServer();
+        if (this.stopped) return;
         await this.serve();
         this.registeredWith = undefined;
       }
-      if (this.registering === undefined && !sameStamp(await stamp(this.kubeletSocket), this.registeredWith)) this.registerSoon();
+      if (!this.stopped && this.registering === undefined && !sameStamp(await stamp(this.kubeletSocket), this.registeredWith)) this.registerSoon();
     } catch (error) {
-      this.log(`device plugin: ${(error as Error).message}; retrying in ${this.watchIntervalMs} ms`);
-    } finally {
-      this.checking = false;
+      this.log(`device plugin: ${messageOf(error)}; retrying in ${this.watchIntervalMs} ms`);
     }
   }
 }

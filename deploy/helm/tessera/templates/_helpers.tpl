@@ -32,11 +32,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 {{- end -}}
 
-{{/* The extender's Lease and kube-scheduler's Lease, both in the release namespace. */}}
-{{- define "tessera.extenderLease" -}}
-{{- include "tessera.fullname" . }}-extender
-{{- end -}}
-
+{{/* kube-scheduler's Lease in the release namespace; the extender follows it. */}}
 {{- define "tessera.kubeSchedulerLease" -}}
 {{- include "tessera.fullname" . }}-kube-scheduler
 {{- end -}}
