@@ -5,7 +5,7 @@
  * could not have sent (too large, not JSON, wrong shape) gets a 4xx with the same field. No
  * exception leaves a handler: the server answers 500 and keeps serving.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import type { ExtenderArgs, ExtenderBindingArgs, ExtenderBindingResult, ExtenderFilterResult } from './extender-wire.js';
@@ -62,7 +62,11 @@ function send(response: ServerResponse, status: number, body: unknown, headers: 
   response.end(text);
 }
 
-export async function startExtenderServer(options: ExtenderServerOptions): Promise<ExtenderServer> {
+/**
+ * The extender's request listener alone, for a server shared with the webhook (HAMi serves both on
+ * one HTTPS port).
+ */
+export function extenderHandler(options: Omit<ExtenderServerOptions, 'host' | 'port'>): RequestListener {
   const onError = options.onError ?? ((error: unknown, path: string) => process.stderr.write(`extender ${path}: ${String(error)}\n`));
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -84,12 +88,16 @@ export async function startExtenderServer(options: ExtenderServerOptions): Promi
     }
   };
 
-  const server: Server = createServer((request, response) => {
+  return (request, response) => {
     handle(request, response).catch((error: unknown) => {
       onError(error, request.url ?? '');
       send(response, 500, { Error: 'internal error' });
     });
-  });
+  };
+}
+
+export async function startExtenderServer(options: ExtenderServerOptions): Promise<ExtenderServer> {
+  const server: Server = createServer(extenderHandler(options));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());

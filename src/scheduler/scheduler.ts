@@ -27,7 +27,7 @@ import {
   ResilientInformer,
 } from '../k8s/index.js';
 import { type BindDeps, bindPod } from './bind.js';
-import { type ExtenderServer, startExtenderServer } from './extender-server.js';
+import { extenderHandler, type ExtenderServer, startExtenderServer } from './extender-server.js';
 import { type FilterDeps, filterPod } from './filter.js';
 import type { PodObject } from './pod-allocation.js';
 import { SchedulerCache } from './scheduler-cache.js';
@@ -59,7 +59,7 @@ export interface SchedulerOptions {
    * Serve the mutating admission webhook from this process too, as HAMi does, on its own port
    * (HTTPS when `tls` is given; the API server calls webhooks over HTTPS only).
    */
-  readonly webhook?: { readonly host?: string; readonly port?: number; readonly tls?: TlsFiles };
+  readonly webhook?: { readonly host?: string; readonly port?: number; readonly tls?: TlsFiles; readonly shareExtenderPort?: false } | { readonly shareExtenderPort: true; readonly tls?: TlsFiles };
   /** Log lines (problems with nodes or pods, leadership changes). @default stderr */
   readonly log?: (line: string) => void;
   readonly now?: () => Date;
@@ -184,29 +184,46 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     now,
   };
 
-  let server: ExtenderServer | undefined;
+  let server: Pick<ExtenderServer, 'url' | 'close'> | undefined;
   let webhook: WebhookServer | undefined;
+  const extenderOptions = {
+    filter: (args: Parameters<typeof filterPod>[0]) => filterPod(args, filterDeps),
+    bind: (args: Parameters<typeof bindPod>[0]) => bindPod(args, bindDeps),
+    ready,
+    onError: (error: unknown, path: string) => log(`extender ${path}: ${String(error)}`),
+  };
+  const webhookOptions = options.webhook;
+  const admission: Pick<Parameters<typeof startWebhookServer>[0], 'admission' | 'lookupNamespace' | 'onError'> = {
+    admission: { config, vendors, schedulerName: component },
+    // The namespace's labels, its ResourceQuotas, and what its pods hold (from the pod informer).
+    lookupNamespace: async (namespace) => {
+      const [ns, quotas] = await Promise.all([client.getNamespace(namespace), client.listResourceQuotas({ namespace })]);
+      const { used } = namespaceQuotaUsage(pods.list(namespace), quotaResourcesFromConfig(config));
+      return { labels: ns.metadata?.labels ?? {}, quota: { quotas: quotas.items, used } };
+    },
+    onError: (error, where) => log(`webhook ${where}: ${String(error)}`),
+  };
   try {
-    if (options.webhook) {
+    if (webhookOptions?.shareExtenderPort === true) {
+      // HAMi's layout: one (HTTPS) server for /webhook, /filter, /bind and the probes.
       webhook = await startWebhookServer({
-        admission: { config, vendors, schedulerName: component },
-        // The namespace's labels, its ResourceQuotas, and what its pods hold (from the pod informer).
-        lookupNamespace: async (namespace) => {
-          const [ns, quotas] = await Promise.all([client.getNamespace(namespace), client.listResourceQuotas({ namespace })]);
-          const { used } = namespaceQuotaUsage(pods.list(namespace), quotaResourcesFromConfig(config));
-          return { labels: ns.metadata?.labels ?? {}, quota: { quotas: quotas.items, used } };
-        },
-        onError: (error, where) => log(`webhook ${where}: ${String(error)}`),
-        ...(options.webhook.host === undefined ? {} : { host: options.webhook.host }),
-        ...(options.webhook.port === undefined ? {} : { port: options.webhook.port }),
-        ...(options.webhook.tls === undefined ? {} : { tls: options.webhook.tls }),
+        ...admission,
+        fallback: extenderHandler(extenderOptions),
+        ...(options.host === undefined ? {} : { host: options.host }),
+        ...(options.port === undefined ? {} : { port: options.port }),
+        ...(webhookOptions.tls === undefined ? {} : { tls: webhookOptions.tls }),
+      });
+      server = webhook;
+    } else if (webhookOptions) {
+      webhook = await startWebhookServer({
+        ...admission,
+        ...(webhookOptions.host === undefined ? {} : { host: webhookOptions.host }),
+        ...(webhookOptions.port === undefined ? {} : { port: webhookOptions.port }),
+        ...(webhookOptions.tls === undefined ? {} : { tls: webhookOptions.tls }),
       });
     }
-    server = await startExtenderServer({
-      filter: (args) => filterPod(args, filterDeps),
-      bind: (args) => bindPod(args, bindDeps),
-      ready,
-      onError: (error, path) => log(`extender ${path}: ${String(error)}`),
+    server ??= await startExtenderServer({
+      ...extenderOptions,
       ...(options.host === undefined ? {} : { host: options.host }),
       ...(options.port === undefined ? {} : { port: options.port }),
     });
@@ -222,7 +239,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     ready,
     isLeader: () => leading,
     close: async () => {
-      await Promise.all([extender.close(), webhook?.close()]);
+      await Promise.all([extender.close(), webhook !== extender ? webhook?.close() : undefined]);
       await elector?.stop();
       await follower?.stop();
       await Promise.all([nodes.stop(), pods.stop(), quotas.stop()]);

@@ -69,6 +69,11 @@ export interface WebhookHandlerOptions {
    * @default prints to stderr
    */
   readonly onError?: (error: unknown, where: string) => void;
+  /**
+   * Serves every path but `/webhook` (its `/healthz` and `/readyz` included) when the webhook shares
+   * its port with another server, as HAMi serves the extender and the webhook on one HTTPS port.
+   */
+  readonly fallback?: RequestListener;
 }
 
 /** Certificate files to serve HTTPS with, and how often to look for new ones. */
@@ -227,6 +232,10 @@ export function webhookHandler(options: WebhookHandlerOptions): RequestListener 
         return;
       }
       await review(request, response);
+      return;
+    }
+    if (options.fallback !== undefined) {
+      options.fallback(request, response);
       return;
     }
     if (path === '/healthz' || path === '/readyz') {

@@ -29,12 +29,15 @@ import {
   API_VERSION,
   devicePluginApi,
   serviceDefinition,
+  type WireAllocateRequest,
   type WireAllocateResponse,
   type WireDevice,
   type WireDevicePluginOptions,
   type WireEmpty,
   type WireListAndWatchResponse,
+  type WirePreferredAllocationRequest,
   type WirePreferredAllocationResponse,
+  type WirePreStartContainerRequest,
   type WireRegisterRequest,
 } from '../../src/node-agent/device-plugin/proto.js';
 
@@ -42,9 +45,9 @@ import {
 interface PluginClient {
   GetDevicePluginOptions(request: WireEmpty, callback: (error: ServiceError | null, response?: WireDevicePluginOptions) => void): void;
   ListAndWatch(request: WireEmpty): ClientReadableStream<WireListAndWatchResponse>;
-  GetPreferredAllocation(request: unknown, callback: (error: ServiceError | null, response?: WirePreferredAllocationResponse) => void): void;
-  Allocate(request: unknown, callback: (error: ServiceError | null, response?: WireAllocateResponse) => void): void;
-  PreStartContainer(request: unknown, callback: (error: ServiceError | null, response?: WireEmpty) => void): void;
+  GetPreferredAllocation(request: WirePreferredAllocationRequest, callback: (error: ServiceError | null, response?: WirePreferredAllocationResponse) => void): void;
+  Allocate(request: WireAllocateRequest, callback: (error: ServiceError | null, response?: WireAllocateResponse) => void): void;
+  PreStartContainer(request: WirePreStartContainerRequest, callback: (error: ServiceError | null, response?: WireEmpty) => void): void;
   close(): void;
 }
 
@@ -77,6 +80,7 @@ function call<T>(run: (callback: (error: ServiceError | null, response?: T) => v
   });
 }
 
+/** See the module comment. Start with {@link FakeKubelet.start}; always {@link FakeKubelet.close}. */
 export class FakeKubelet {
   /** Every RegisterRequest received, in order. */
   readonly registrations: WireRegisterRequest[] = [];
@@ -208,20 +212,20 @@ export class FakeKubelet {
   }
 
   allocate(containerRequests: readonly (readonly string[])[]): Promise<WireAllocateResponse> {
-    return call((cb) => this.client().Allocate({ container_requests: containerRequests.map((ids) => ({ devices_ids: ids })) }, cb));
+    return call((cb) => this.client().Allocate({ container_requests: containerRequests.map((ids) => ({ devices_ids: [...ids] })) }, cb));
   }
 
   getPreferredAllocation(containers: readonly PreferredRequest[]): Promise<WirePreferredAllocationResponse> {
     const container_requests = containers.map((c) => ({
-      available_deviceIDs: c.available,
-      must_include_deviceIDs: c.mustInclude ?? [],
+      available_deviceIDs: [...c.available],
+      must_include_deviceIDs: [...(c.mustInclude ?? [])],
       allocation_size: c.size,
     }));
     return call((cb) => this.client().GetPreferredAllocation({ container_requests }, cb));
   }
 
   preStart(ids: readonly string[]): Promise<WireEmpty> {
-    return call((cb) => this.client().PreStartContainer({ devices_ids: ids }, cb));
+    return call((cb) => this.client().PreStartContainer({ devices_ids: [...ids] }, cb));
   }
 
   /**

@@ -38,8 +38,8 @@ export const schedulerCommand: CommandFactory = (program) => {
     .option('--scheduler-name <name>', 'scheduler name pods are routed to, and Events are recorded as', DEFAULT_SCHEDULER_NAME)
     .option('--http-bind <address>', 'extender address', parseBind, parseBind('127.0.0.1:8080'))
     .option('--webhook-bind <address>', 'also serve the mutating webhook (POST /webhook) here', parseBind)
-    .option('--cert-file <path>', 'TLS certificate for the webhook (reloaded when it changes)')
-    .option('--key-file <path>', 'TLS key for the webhook')
+    .option('--cert-file <path>', 'TLS certificate (reloaded when it changes): for --webhook-bind, or without it HTTPS on --http-bind serving the extender and the webhook together, as HAMi does')
+    .option('--key-file <path>', 'TLS key, with --cert-file')
     .option('--leader-elect', 'elect a leader among replicas with a Lease; only the leader decides')
     .option('--leader-elect-namespace <ns>', 'namespace of the Lease', 'kube-system')
     .option('--leader-elect-name <name>', 'name of the Lease', 'tessera-scheduler')
@@ -51,9 +51,6 @@ export const schedulerCommand: CommandFactory = (program) => {
       }
       if ((options.certFile === undefined) !== (options.keyFile === undefined)) {
         throw new InvalidArgumentError('--cert-file and --key-file go together.');
-      }
-      if (options.certFile !== undefined && options.webhookBind === undefined) {
-        throw new InvalidArgumentError('--cert-file and --key-file are for the webhook: add --webhook-bind.');
       }
       const config = options.deviceConfig === undefined ? DEFAULT_DEVICE_CONFIG : await loadDeviceConfig(options.deviceConfig);
       const kubeConfig = loadKubeConfig(options.kubeconfig);
@@ -68,7 +65,12 @@ export const schedulerCommand: CommandFactory = (program) => {
         host: options.httpBind.host,
         port: options.httpBind.port,
         log,
-        ...(options.webhookBind === undefined ? {} : { webhook: { ...options.webhookBind, ...(tls ? { tls } : {}) } }),
+        // HAMi's layout when TLS files come without --webhook-bind: one HTTPS port for everything.
+        ...(options.webhookBind === undefined
+          ? tls
+            ? { webhook: { shareExtenderPort: true as const, tls } }
+            : {}
+          : { webhook: { ...options.webhookBind, ...(tls ? { tls } : {}) } }),
         ...(options.leaderElect
           ? { leaderElection: { namespace: options.leaderElectNamespace, name: options.leaderElectName, identity: options.identity ?? hostname() } }
           : {}),

@@ -18,6 +18,9 @@ import { AllocateRefusal, type ContainerAllocation, type DevicePluginHandlers, t
 import { devicePluginProtoPath } from './proto.js';
 import { DevicePluginServer } from './server.js';
 
+/** A hung socket fails its test instead of the whole run. */
+const LIMIT = { timeout: 10_000 };
+
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
@@ -108,7 +111,7 @@ async function setUp(options: { kubeletFirst?: boolean; slots?: PluginDevice[]; 
   };
 }
 
-test('registers with the kubelet: version, endpoint, resource and options', async () => {
+test('registers with the kubelet: version, endpoint, resource and options', LIMIT, async () => {
   const { kubelet } = await setUp();
   await kubelet.until('registration', () => kubelet.registrations.length === 1);
   assert.deepEqual(kubelet.registrations[0], {
@@ -120,7 +123,7 @@ test('registers with the kubelet: version, endpoint, resource and options', asyn
   assert.deepEqual(await kubelet.getOptions(), { pre_start_required: false, get_preferred_allocation_available: true });
 });
 
-test('ListAndWatch sends the slots with NUMA topology, then every change', async () => {
+test('ListAndWatch sends the slots with NUMA topology, then every change', LIMIT, async () => {
   const { kubelet, fake } = await setUp();
   await kubelet.until('the first list', () => kubelet.devices.length === 2);
   assert.deepEqual(kubelet.devices, [
@@ -133,7 +136,7 @@ test('ListAndWatch sends the slots with NUMA topology, then every change', async
   assert.ok(performance.now() - started < 1000);
 });
 
-test('Allocate maps envs, mounts, device specs, annotations and CDI names', async () => {
+test('Allocate maps envs, mounts, device specs, annotations and CDI names', LIMIT, async () => {
   const { kubelet, fake } = await setUp();
   await kubelet.until('registration', () => kubelet.registrations.length === 1);
   const seen: (readonly (readonly string[])[])[] = [];
@@ -162,7 +165,7 @@ test('Allocate maps envs, mounts, device specs, annotations and CDI names', asyn
   ]);
 });
 
-test('a refusal reaches the kubelet with its code and message; any other error as INTERNAL', async () => {
+test('a refusal reaches the kubelet with its code and message; any other error as INTERNAL', LIMIT, async () => {
   const { kubelet, fake } = await setUp();
   await kubelet.until('registration', () => kubelet.registrations.length === 1);
   fake.onAllocate(() => Promise.reject(new AllocateRefusal(9, 'no binding pod found on node n1')));
@@ -171,7 +174,7 @@ test('a refusal reaches the kubelet with its code and message; any other error a
   await assert.rejects(kubelet.allocate([['GPU-a::0']]), (e: unknown) => e instanceof CallError && e.code === 13 && /disk full/.test(e.details));
 });
 
-test('GetPreferredAllocation and PreStartContainer answer', async () => {
+test('GetPreferredAllocation and PreStartContainer answer', LIMIT, async () => {
   const { kubelet } = await setUp();
   await kubelet.until('registration', () => kubelet.registrations.length === 1);
   const preferred = await kubelet.getPreferredAllocation([
@@ -182,7 +185,7 @@ test('GetPreferredAllocation and PreStartContainer answer', async () => {
   assert.deepEqual(await kubelet.preStart(['a']), {});
 });
 
-test('a plugin started before the kubelet registers once the kubelet appears', async () => {
+test('a plugin started before the kubelet registers once the kubelet appears', LIMIT, async () => {
   const setup = await setUp({ kubeletFirst: false });
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(setup.server.registrations, 0);
@@ -191,7 +194,7 @@ test('a plugin started before the kubelet registers once the kubelet appears', a
   await kubelet.until('the list', () => kubelet.devices.length === 2);
 });
 
-test('a kubelet restart (sockets removed, kubelet.sock recreated) → registered again within 5 s, and the new stream works', async () => {
+test('a kubelet restart (sockets removed, kubelet.sock recreated) → registered again within 5 s, and the new stream works', LIMIT, async () => {
   const { kubelet, fake, dir, server, logs } = await setUp();
   await kubelet.waitForDevices((devices) => devices.length === 2);
   const tookMs = await kubelet.restart(5000);
@@ -210,7 +213,7 @@ test('a kubelet restart (sockets removed, kubelet.sock recreated) → registered
   assert.equal(response.container_responses.length, 1);
 });
 
-test('a kubelet restart that leaves the plugin socket in place still re-registers', async () => {
+test('a kubelet restart that leaves the plugin socket in place still re-registers', LIMIT, async () => {
   const { kubelet, dir, server } = await setUp();
   await eventually('the first registration', () => server.registrations === 1);
   let heard = 0;
@@ -224,7 +227,7 @@ test('a kubelet restart that leaves the plugin socket in place still re-register
   await again.waitForDevices((devices) => devices.length === 2);
 });
 
-test('stop ends the streams, removes the socket and leaves no listener behind', async () => {
+test('stop ends the streams, removes the socket and leaves no listener behind', LIMIT, async () => {
   const { kubelet, fake, server, dir } = await setUp();
   await kubelet.until('the list', () => kubelet.devices.length === 2);
   assert.equal(fake.listeners.size, 1);
@@ -234,7 +237,7 @@ test('stop ends the streams, removes the socket and leaves no listener behind', 
   assert.equal(fake.listeners.size, 0);
 });
 
-test('Allocate answers every container request in order; a count mismatch or a synchronous throw is INTERNAL', async () => {
+test('Allocate answers every container request in order; a count mismatch or a synchronous throw is INTERNAL', LIMIT, async () => {
   const { kubelet, fake, logs } = await setUp();
   await kubelet.until('registration', () => kubelet.registrations.length === 1);
   fake.onAllocate((requests) => Promise.resolve(requests.map((ids) => ({ ...EMPTY, envs: { IDS: ids.join(',') } }))));
@@ -252,7 +255,7 @@ test('Allocate answers every container request in order; a count mismatch or a s
   assert.ok(logs.some((line) => line.includes('Allocate failed') && line.includes('boom')));
 });
 
-test('GetPreferredAllocation: a throwing handler is INTERNAL with its message', async () => {
+test('GetPreferredAllocation: a throwing handler is INTERNAL with its message', LIMIT, async () => {
   const { kubelet, fake } = await setUp();
   await kubelet.until('registration', () => kubelet.registrations.length === 1);
   fake.onPreferred(() => {
@@ -261,21 +264,22 @@ test('GetPreferredAllocation: a throwing handler is INTERNAL with its message', 
   await assert.rejects(kubelet.getPreferredAllocation([{ available: ['GPU-z::0'], size: 1 }]), (e: unknown) => e instanceof CallError && e.code === 13 && e.details === 'GetPreferredAllocation: no such slot GPU-z::0');
 });
 
-test('ListAndWatch: a failing device list ends the stream with INTERNAL, and the server keeps serving', async () => {
-  const { kubelet, fake } = await setUp();
+test('ListAndWatch: a failing device list is logged and skipped; the stream stays open for the next change', LIMIT, async () => {
+  const { kubelet, fake, logs } = await setUp();
   await kubelet.waitForDevices((devices) => devices.length === 2);
   fake.onDevices(() => {
     throw new Error('NVML went away');
   });
   fake.setSlots([]);
-  await kubelet.until('the stream error', () => kubelet.streamError !== undefined, 1000);
-  assert.equal(kubelet.streamError?.code, 13);
-  assert.match(kubelet.streamError?.details ?? '', /NVML went away/);
-  assert.equal(fake.listeners.size, 0, 'the failed stream unsubscribed');
-  assert.deepEqual(await kubelet.preStart(['GPU-a::0']), {});
+  assert.ok(logs.some((line) => line.includes('listing the devices failed') && line.includes('NVML went away')));
+  fake.onDevices(() => [{ id: 'GPU-a::0', health: 'Unhealthy' }]);
+  fake.setSlots([]);
+  await kubelet.waitForDevices((devices) => devices.length === 1, 1000);
+  assert.equal(kubelet.streamError, undefined);
+  assert.equal(fake.listeners.size, 1);
 });
 
-test('registration refused by the kubelet is logged once and retried, never thrown', async () => {
+test('registration refused by the kubelet is logged once and retried, never thrown', LIMIT, async () => {
   const { kubelet, server, logs } = await setUp({ resourceName: 'gpu' });
   await new Promise((r) => setTimeout(r, 700));
   assert.equal(kubelet.registrations.length, 0);
@@ -284,13 +288,20 @@ test('registration refused by the kubelet is logged once and retried, never thro
   assert.equal(refusals.length, 1, logs.join('\n'));
 });
 
-test('start replaces a stale file at the socket path', async () => {
+test('start replaces a stale file at the socket path', LIMIT, async () => {
   const { kubelet, dir } = await setUp({ beforeStart: (d) => writeFileSync(join(d, 'tessera.sock'), 'left over') });
   await kubelet.waitForDevices((devices) => devices.length === 2);
   assert.ok(statSync(join(dir, 'tessera.sock')).isSocket());
 });
 
-test('a socket name that is not a plain file name is refused', () => {
+test('start in a missing directory fails with the path and the fix', LIMIT, async () => {
+  const dir = join(tmpdir(), `dp-missing-${process.pid}`);
+  const server = new DevicePluginServer({ pluginDir: dir, socketName: 'a.sock', resourceName: 'nvidia.com/gpu', handlers: fakeHandlers([]).handlers });
+  await assert.rejects(server.start(), new RegExp(`cannot serve unix://${dir}/a.sock: .*; check that ${dir} exists and is writable`));
+  await server.stop();
+});
+
+test('a socket name that is not a plain file name is refused', LIMIT, () => {
   assert.throws(
     () => new DevicePluginServer({ pluginDir: '/tmp', socketName: 'sub/a.sock', resourceName: 'nvidia.com/gpu', handlers: fakeHandlers([]).handlers }),
     /the socket name must be a file name in \/tmp, got "sub\/a.sock"/,
@@ -321,7 +332,7 @@ const PUBLISHED_FIELDS: Record<string, Record<string, number>> = {
   PreStartContainerResponse: {},
 };
 
-test('the proto matches the published API: packages, method paths, field names and numbers', () => {
+test('the proto matches the published API: packages, method paths, field names and numbers', LIMIT, () => {
   const definition = loadSync(devicePluginProtoPath(), { keepCase: true });
   const messages = Object.keys(definition).filter((name) => 'type' in (definition[name] ?? {}));
   assert.deepEqual(messages.sort(), Object.keys(PUBLISHED_FIELDS).map((name) => `v1beta1.${name}`).sort());
@@ -343,7 +354,7 @@ test('the proto matches the published API: packages, method paths, field names a
   ]);
 });
 
-test('the proto is found from the package root, wherever the module sits below it', () => {
+test('the proto is found from the package root, wherever the module sits below it', LIMIT, () => {
   const root = mkdtempSync(join(tmpdir(), 'pr-'));
   cleanups.push(() => rm(root, { recursive: true, force: true }));
   writeFileSync(join(root, 'package.json'), '{}');
@@ -352,7 +363,7 @@ test('the proto is found from the package root, wherever the module sits below i
   assert.equal(devicePluginProtoPath(fileURLToPath(import.meta.url)), join(fileURLToPath(new URL('../../../', import.meta.url)), 'proto/deviceplugin/v1beta1/api.proto'));
 });
 
-test('a socket path longer than a unix socket allows is refused with the flags to change', () => {
+test('a socket path longer than a unix socket allows is refused with the flags to change', LIMIT, () => {
   const long = `/tmp/${'x'.repeat(120)}`;
   assert.throws(
     () => new DevicePluginServer({ pluginDir: long, socketName: 'a.sock', resourceName: 'nvidia.com/gpu', handlers: fakeHandlers([]).handlers }),

@@ -111,6 +111,10 @@ function statusOf(rpc: string, error: unknown): Partial<ServiceError> {
   return failure(status.INTERNAL, `${rpc}: ${messageOf(error)}`);
 }
 
+/**
+ * One device plugin: one socket, one resource name. `start()` serves and begins registering;
+ * `stop()` undoes both. See the module comment for the restart handling.
+ */
 export class DevicePluginServer {
   private readonly pluginDir: string;
   private readonly kubeletSocket: string;
@@ -208,7 +212,14 @@ export class DevicePluginServer {
       },
     });
     await new Promise<void>((resolve, reject) => {
-      server.bindAsync(`unix://${this.socketPath}`, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve()));
+      server.bindAsync(`unix://${this.socketPath}`, ServerCredentials.createInsecure(), (error) => {
+        if (error === null) {
+          resolve();
+          return;
+        }
+        server.forceShutdown();
+        reject(new Error(`device plugin: cannot serve unix://${this.socketPath}: ${error.message}; check that ${this.pluginDir} exists and is writable`, { cause: error }));
+      });
     });
     this.server = server;
     this.ownSocket = await stamp(this.socketPath);
@@ -239,7 +250,10 @@ export class DevicePluginServer {
 
   private listAndWatch(call: ServerWritableStream<WireEmpty, WireListAndWatchResponse>): void {
     let unsubscribe = (): void => {};
+    let ended = false;
     const done = (): void => {
+      if (ended) return;
+      ended = true;
       unsubscribe();
       this.streams.delete(call);
     };
@@ -247,10 +261,9 @@ export class DevicePluginServer {
       try {
         call.write({ devices: this.options.handlers.devices().map(toWireDevice) });
       } catch (error) {
-        // The stream ends with a status; the kubelet opens a new one.
-        this.log(`device plugin: ListAndWatch: listing the devices failed: ${messageOf(error)}`);
-        done();
-        call.emit('error', failure(status.INTERNAL, `ListAndWatch: ${messageOf(error)}`));
+        // The stream stays open: the kubelet keeps the last list it got, and the next change is
+        // sent. Ending the stream would make the kubelet drop the plugin until it registers again.
+        this.log(`device plugin: ListAndWatch: listing the devices failed, the kubelet keeps the previous list: ${messageOf(error)}`);
       }
     };
     // A cancelled stream emits 'error' (1 CANCELLED); unheard, it would crash the process.
@@ -321,7 +334,13 @@ export class DevicePluginServer {
     this.registeredWith = kubeletStamp;
     this.registrationCount++;
     this.log(`device plugin: registered ${this.options.resourceName} (${this.options.socketName}) with the kubelet`);
-    for (const listener of this.registeredListeners) listener();
+    for (const listener of this.registeredListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.log(`device plugin: an onRegistered listener failed: ${messageOf(error)}`);
+      }
+    }
     return true;
   }
 
