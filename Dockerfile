@@ -25,7 +25,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /src/dist ./dist
-# The device plugin API, which the node agent loads at run time (dist/…/proto.js looks three levels up).
+# The device plugin API, which the node agent loads at run time (found beside the nearest package.json).
 COPY proto ./proto
 COPY --from=build /src/native/build/release/libtessera.so ./native/build/release/libtessera.so
 # Numeric, so the kubelet can check runAsNonRoot; the chart runs it as 65532 too.

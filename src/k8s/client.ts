@@ -159,8 +159,10 @@ export interface KubeClient {
   mergePatchNode(name: string, patch: MergePatch, options?: MergePatchOptions): Promise<Node>;
   jsonPatchNode(name: string, operations: readonly JsonPatchOperation[]): Promise<Node>;
 
-  /** Records a new Event (no coalescing of repeats: each call creates one object). */
+  /** Records a new Event (no coalescing of repeats: each call creates one object; see `EventRecorder`). */
   createEvent(event: EventInput): Promise<KubeEvent>;
+  /** Merge-patches an Event (the recorder bumps `count` and `lastTimestamp` of a repeated one). */
+  mergePatchEvent(namespace: string, name: string, patch: MergePatch): Promise<KubeEvent>;
 
   listResourceQuotas(options?: ListOptions): Promise<KubeList<ResourceQuota>>;
   getNamespace(name: string): Promise<Namespace>;
@@ -538,6 +540,16 @@ export class ClientNodeKubeClient implements KubeClient {
     };
     const what = `${involved.kind} "${involved.namespace === undefined ? '' : `${involved.namespace}/`}${involved.name}"`;
     return this.rawCall(`create event ${event.reason} for ${what}`, 'POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, body);
+  }
+
+  mergePatchEvent(namespace: string, name: string, patch: MergePatch): Promise<KubeEvent> {
+    return this.rawCall(
+      `merge-patch event "${namespace}/${name}"`,
+      'PATCH',
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/events/${encodeURIComponent(name)}`,
+      patch,
+      PatchStrategy.MergePatch,
+    );
   }
 
   async listResourceQuotas(options: ListOptions = {}): Promise<KubeList<ResourceQuota>> {

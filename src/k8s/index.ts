@@ -54,5 +54,6 @@ export {
   type ReleaseResult,
 } from './node-lock.js';
 export { LEADER_ELECTION_DEFAULTS, LeaderElector, type LeaderElectionOptions } from './leader.js';
+export { EventRecorder, type EventRecorderOptions } from './events.js';
 export { holdsLease, LeaseFollower, type LeaseFollowerOptions } from './lease-follower.js';
 export { loadKubeConfig } from './kubeconfig.js';

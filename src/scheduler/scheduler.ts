@@ -19,6 +19,7 @@ import {
   type KubeClient,
   LeaderElector,
   type LeaderElectionOptions,
+  EventRecorder,
   LeaseFollower,
   NodeLocker,
   type Node,
@@ -150,8 +151,10 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
   elector?.start();
 
   const ready = (): boolean => leading && nodes.hasSynced() && pods.hasSynced() && quotas.hasSynced();
+  // Off the decision path, and a pod retried by kube-scheduler gets one Event with a count.
+  const recorder = new EventRecorder(client, { onError: (message) => log(message) });
   const event = (pod: PodObject, type: 'Normal' | 'Warning', reason: string, message: string): void => {
-    client.createEvent({ involvedObject: ref(pod), type, reason, message, component }).catch((error: unknown) => log(`event ${reason} on ${ref(pod).namespace}/${ref(pod).name}: ${String(error)}`));
+    recorder.record({ involvedObject: ref(pod), type, reason, message, component });
   };
 
   const filterDeps: FilterDeps = {
@@ -242,6 +245,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
       await Promise.all([extender.close(), webhook !== extender ? webhook?.close() : undefined]);
       await elector?.stop();
       await follower?.stop();
+      await Promise.race([recorder.flush(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
       await Promise.all([nodes.stop(), pods.stop(), quotas.stop()]);
     },
   };
