@@ -147,7 +147,7 @@ export async function filterPod(args: ExtenderArgs, deps: FilterDeps): Promise<E
     return filterResult({ FailedNodes: Object.fromEntries((args.nodeNames ?? []).map((n) => [n, outcome.failed.get(n) ?? reason])) });
   }
   // Charged before the patch is awaited, so a concurrent Filter already sees this pod's usage.
-  deps.cache.assume(key, placement.node, placement.grants, initContainers, namespace);
+  deps.cache.assume(key, placement.node, placement.grants, initContainers, namespace, pod.metadata?.name ?? '');
   try {
     await deps.annotatePod(pod, allocationAnnotations(placement, deps.now()));
   } catch (error) {

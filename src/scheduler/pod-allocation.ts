@@ -21,6 +21,8 @@ export interface PodAllocation {
   readonly node: string;
   /** The pod's namespace, for GPU quota. */
   readonly namespace: string;
+  /** The pod's name, for the per-container metrics ('' when unknown). */
+  readonly name: string;
   /** Per container, init containers first, as the allocation annotation has them. */
   readonly grants: PodGrants;
   /** How many of `grants` belong to init containers (their peak is charged, not their sum). */
@@ -58,8 +60,9 @@ export function podAllocation(pod: PodObject, key = POD_DEVICES_ALLOCATED): PodA
   const grants = decodePodGrants(text, key);
   const initContainers = Math.min(pod.spec?.initContainers?.length ?? 0, grants.length);
   const namespace = pod.metadata?.namespace ?? 'default';
+  const name = pod.metadata?.name ?? '';
   if (initDone(pod, initContainers)) {
-    return { node, namespace, grants: grants.map((g, i) => (i < initContainers ? [] : g)), initContainers };
+    return { node, namespace, name, grants: grants.map((g, i) => (i < initContainers ? [] : g)), initContainers };
   }
-  return { node, namespace, grants, initContainers };
+  return { node, namespace, name, grants, initContainers };
 }

@@ -77,8 +77,8 @@ export class SchedulerCache {
   }
 
   /** Records Filter's decision before the pod's annotations come back through the informer. */
-  assume(key: string, node: string, grants: PodGrants, initContainers: number, namespace = 'default'): void {
-    this.hold(key, { node, namespace, grants, initContainers }, true);
+  assume(key: string, node: string, grants: PodGrants, initContainers: number, namespace = 'default', name = ''): void {
+    this.hold(key, { node, namespace, name, grants, initContainers }, true);
   }
 
   /** What the namespace's pods hold, per quota resource (assumed pods included). */

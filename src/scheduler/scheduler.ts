@@ -30,6 +30,7 @@ import {
 import { type BindDeps, bindPod } from './bind.js';
 import { extenderHandler, type ExtenderServer, startExtenderServer } from './extender-server.js';
 import { type FilterDeps, filterPod } from './filter.js';
+import { type MetricsServer, SchedulerMetrics, startMetricsServer } from './metrics.js';
 import type { PodObject } from './pod-allocation.js';
 import { SchedulerCache } from './scheduler-cache.js';
 import { namespaceQuotaUsage, quotaResourcesFromConfig } from '../webhook/quota.js';
@@ -61,6 +62,11 @@ export interface SchedulerOptions {
    * (HTTPS when `tls` is given; the API server calls webhooks over HTTPS only).
    */
   readonly webhook?: { readonly host?: string; readonly port?: number; readonly tls?: TlsFiles; readonly shareExtenderPort?: false } | { readonly shareExtenderPort: true; readonly tls?: TlsFiles };
+  /**
+   * Serve Prometheus metrics (`GET /metrics`, docs/metrics.md) on their own port. HAMi's address is
+   * `:9395`; `port` 0 takes any free port. @default off (the metrics are still recorded)
+   */
+  readonly metrics?: { readonly host?: string; readonly port?: number };
   /** Log lines (problems with nodes or pods, leadership changes). @default stderr */
   readonly log?: (line: string) => void;
   readonly now?: () => Date;
@@ -72,6 +78,10 @@ export interface RunningScheduler {
   readonly url: string;
   /** The webhook's URL when `webhook` was asked for. */
   readonly webhookUrl: string | null;
+  /** The metrics endpoint (`http://host:port/metrics`) when `metrics` was asked for. */
+  readonly metricsUrl: string | null;
+  /** The scheduler's metrics registry and the Filter and Bind recorders. */
+  readonly metrics: SchedulerMetrics;
   readonly cache: SchedulerCache;
   /** Whether this replica may decide now (caches synced and, with election, leading). */
   ready(): boolean;
@@ -187,11 +197,21 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     now,
   };
 
+  const quotaResources = quotaResourcesFromConfig(config);
+  const metrics = new SchedulerMetrics({
+    cache,
+    quotas: () => quotas.list(),
+    quotaResources,
+    ready,
+    onError: (error) => log(`metrics: ${String(error)}`),
+  });
+
   let server: Pick<ExtenderServer, 'url' | 'close'> | undefined;
   let webhook: WebhookServer | undefined;
+  let metricsServer: MetricsServer | undefined;
   const extenderOptions = {
-    filter: (args: Parameters<typeof filterPod>[0]) => filterPod(args, filterDeps),
-    bind: (args: Parameters<typeof bindPod>[0]) => bindPod(args, bindDeps),
+    filter: metrics.instrumentFilter((args: Parameters<typeof filterPod>[0]) => filterPod(args, filterDeps)),
+    bind: metrics.instrumentBind((args: Parameters<typeof bindPod>[0]) => bindPod(args, bindDeps)),
     ready,
     onError: (error: unknown, path: string) => log(`extender ${path}: ${String(error)}`),
   };
@@ -230,19 +250,32 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
       ...(options.host === undefined ? {} : { host: options.host }),
       ...(options.port === undefined ? {} : { port: options.port }),
     });
+    if (options.metrics) {
+      metricsServer = await startMetricsServer(metrics, { ...options.metrics, onError: (error) => log(`metrics: ${String(error)}`) });
+    }
   } catch (error) {
-    await Promise.all([nodes.stop(), pods.stop(), quotas.stop(), elector?.stop(), follower?.stop(), webhook?.close()]);
+    await Promise.all([
+      nodes.stop(),
+      pods.stop(),
+      quotas.stop(),
+      elector?.stop(),
+      follower?.stop(),
+      webhook?.close(),
+      server !== webhook ? server?.close() : undefined,
+    ]);
     throw error;
   }
   const extender = server;
   return {
     url: extender.url,
     webhookUrl: webhook?.url ?? null,
+    metricsUrl: metricsServer?.url ?? null,
+    metrics,
     cache,
     ready,
     isLeader: () => leading,
     close: async () => {
-      await Promise.all([extender.close(), webhook !== extender ? webhook?.close() : undefined]);
+      await Promise.all([extender.close(), webhook !== extender ? webhook?.close() : undefined, metricsServer?.close()]);
       await elector?.stop();
       await follower?.stop();
       await Promise.race([recorder.flush(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);

@@ -248,6 +248,8 @@ test('tessera container: every flag is a real `tessera scheduler` option, with t
   assert.equal(opts.leaderElect, undefined, 'no election of its own: it follows kube-scheduler');
   assert.deepEqual(opts.followLease, { namespace: 'kube-system', name: 'tessera-kube-scheduler' });
   assert.equal(opts.identity, '$(POD_NAME)');
+  assert.deepEqual(opts.metricsBindAddress, { host: '0.0.0.0', port: 9395 }, "HAMi's metrics port, on all interfaces for Prometheus");
+  assert.equal(opts.metrics, true);
 
   // The same flags in the real command's --help, as an operator would read them.
   const help = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), 'scheduler', '--help'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
@@ -258,6 +260,21 @@ test('tessera container: every flag is a real `tessera scheduler` option, with t
   const env = arr(container(m, 'tessera')['env'], 'env').map((e) => obj(e, 'env'));
   assert.deepEqual(env.find((e) => e['name'] === 'POD_NAME'), { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
   assert.equal(str(container(m, 'tessera')['image'], 'image'), 'ghcr.io/tessera/tessera:0.1.0', 'tag defaults to appVersion');
+});
+
+test('--metrics-bind-address: HAMi\'s default :9395, and two ways to turn it off', () => {
+  const parsed = (list: string[]) => {
+    const command = schedulerCli().configureOutput({ writeErr: () => {} });
+    assert.deepEqual(command.parseOptions(list), { operands: [], unknown: [] });
+    return command.opts();
+  };
+  const defaults = parsed([]);
+  assert.deepEqual(defaults.metricsBindAddress, { host: '0.0.0.0', port: 9395 });
+  assert.equal(defaults.metrics, true);
+  assert.equal(parsed(['--metrics-bind-address', '']).metricsBindAddress, false);
+  assert.deepEqual(parsed(['--metrics-bind-address', '127.0.0.1:0']).metricsBindAddress, { host: '127.0.0.1', port: 0 });
+  assert.equal(parsed(['--no-metrics']).metrics, false);
+  assert.throws(() => parsed(['--metrics-bind-address', 'nowhere']), /'nowhere' is not an address/);
 });
 
 test('tessera container: the files its flags name are mounted from the right objects', (t) => {
@@ -309,7 +326,12 @@ test('probes reach the webhook port over HTTPS; the extender stays on loopback',
   if (!m) return;
   const c = container(m, 'tessera');
   const ports = arr(c['ports'], 'ports').map((p) => obj(p, 'port'));
-  assert.deepEqual(ports, [{ name: 'webhook', containerPort: 8443, protocol: 'TCP' }]);
+  assert.deepEqual(ports, [
+    { name: 'webhook', containerPort: 8443, protocol: 'TCP' },
+    { name: 'metrics', containerPort: 9395, protocol: 'TCP' },
+  ]);
+  // The metrics port is the one --metrics-bind-address serves.
+  assert.equal(flag(args(m), '--metrics-bind-address'), '0.0.0.0:9395');
   assert.equal(flag(args(m), '--webhook-bind'), '0.0.0.0:8443');
   // src/webhook/server.ts answers GET /healthz and /readyz with 200 (HTTPS with --cert-file).
   assert.deepEqual(obj(c['livenessProbe'], 'livenessProbe')['httpGet'], { path: '/healthz', port: 'webhook', scheme: 'HTTPS' });
@@ -395,7 +417,10 @@ test('webhook: HAMi\'s registration pointed at the Service, with a generated CA 
 
   const service = one(m, 'Service', 'tessera');
   const spec = obj(service['spec'], 'spec');
-  assert.deepEqual(spec['ports'], [{ name: 'webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' }]);
+  assert.deepEqual(spec['ports'], [
+    { name: 'webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' },
+    { name: 'monitor', port: 9395, targetPort: 'metrics', protocol: 'TCP' },
+  ]);
   const podLabels = obj(meta(obj(obj(one(m, 'Deployment')['spec'], 'spec')['template'], 'template'))['labels'], 'labels');
   for (const [k, v] of Object.entries(obj(spec['selector'], 'selector'))) assert.equal(podLabels[k], v, `selector ${k}`);
 

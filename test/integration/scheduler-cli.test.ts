@@ -54,9 +54,21 @@ function start(args: string[]): Promise<{ child: ChildProcess; extender: string;
 }
 
 test('serves the extender and the webhook from a kubeconfig, and stops cleanly on SIGTERM', async () => {
-  const { child, extender, webhook, output } = await start(['--kubeconfig', kubeconfig, '--http-bind', '127.0.0.1:0', '--webhook-bind', '127.0.0.1:0']);
+  const { child, extender, webhook, output } = await start([
+    '--kubeconfig',
+    kubeconfig,
+    '--http-bind',
+    '127.0.0.1:0',
+    '--webhook-bind',
+    '127.0.0.1:0',
+    '--metrics-bind-address',
+    '127.0.0.1:0',
+  ]);
   try {
     assert.equal((await fetch(`${extender}/healthz`)).status, 200);
+    const metricsUrl = /metrics on (\S+)\n/.exec(output())?.[1];
+    assert.ok(metricsUrl, `the metrics address is logged:\n${output()}`);
+    assert.match(await (await fetch(metricsUrl)).text(), /^tessera_scheduler_nodes \d+$/m);
     let ready = 0;
     for (let i = 0; i < 100 && ready !== 200; i++) {
       ready = (await fetch(`${extender}/readyz`)).status;

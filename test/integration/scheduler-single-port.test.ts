@@ -69,7 +69,7 @@ test('tessera scheduler with TLS files and no --webhook-bind serves both over HT
   }
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, api.kubeconfigYaml());
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), 'scheduler', '--kubeconfig', kubeconfig, '--http-bind', '127.0.0.1:0', '--cert-file', cert, '--key-file', key], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), 'scheduler', '--kubeconfig', kubeconfig, '--http-bind', '127.0.0.1:0', '--cert-file', cert, '--key-file', key, '--no-metrics'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -22,6 +22,17 @@ export function parseBind(value: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** HAMi's metrics address (`--metrics-bind-address`, all interfaces). */
+export const DEFAULT_METRICS_BIND = ':9395';
+
+/**
+ * Like {@link parseBind}, but the empty string turns the endpoint off: `false`, not null, which
+ * commander would replace with ''.
+ */
+export function parseOptionalBind(value: string): { host: string; port: number } | false {
+  return value.trim() === '' ? false : parseBind(value);
+}
+
 /** `namespace/name` of a Lease. */
 export function parseLeaseRef(value: string): { namespace: string; name: string } {
   const match = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(value.trim());
@@ -45,6 +56,8 @@ export const schedulerCommand: CommandFactory = (program) => {
     .option('--leader-elect-name <name>', 'name of the Lease', 'tessera-scheduler')
     .option('--follow-lease <namespace/name>', "lead while the kube-scheduler in this pod holds this Lease (its holderIdentity starts with --identity + '_'), as HAMi's extender does", parseLeaseRef)
     .option('--identity <id>', 'this replica in the Lease (default: the host name, which in a pod is its name)')
+    .option('--metrics-bind-address <address>', "Prometheus metrics (GET /metrics) address, as HAMi's flag; '' turns them off", parseOptionalBind, parseOptionalBind(DEFAULT_METRICS_BIND))
+    .option('--no-metrics', 'do not serve Prometheus metrics')
     .action(async (options) => {
       if (options.leaderElect === true && options.followLease !== undefined) {
         throw new InvalidArgumentError('--leader-elect and --follow-lease exclude each other: elect a leader of its own, or follow kube-scheduler\'s.');
@@ -57,6 +70,7 @@ export const schedulerCommand: CommandFactory = (program) => {
       const log = (line: string): void => {
         process.stderr.write(`${new Date().toISOString()} ${line}\n`);
       };
+      const metricsBind = options.metrics ? options.metricsBindAddress : false;
       const tls = options.certFile !== undefined && options.keyFile !== undefined ? { certFile: options.certFile, keyFile: options.keyFile } : undefined;
       const running = await startScheduler({
         kubeConfig,
@@ -65,6 +79,7 @@ export const schedulerCommand: CommandFactory = (program) => {
         host: options.httpBind.host,
         port: options.httpBind.port,
         log,
+        ...(metricsBind === false ? {} : { metrics: metricsBind }),
         // HAMi's layout when TLS files come without --webhook-bind: one HTTPS port for everything.
         ...(options.webhookBind === undefined
           ? tls
@@ -76,6 +91,7 @@ export const schedulerCommand: CommandFactory = (program) => {
           : {}),
         ...(options.followLease === undefined ? {} : { followLease: { ...options.followLease, identity: options.identity ?? hostname() } }),
       });
+      if (running.metricsUrl !== null) log(`metrics on ${running.metricsUrl}`);
       log(`extender serving on ${running.url}${running.webhookUrl === null ? '' : `, webhook on ${running.webhookUrl}/webhook`}`);
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
