@@ -5,8 +5,8 @@
  * and return codes, so the real koffi binding runs on machines without a GPU.
  *
  * The fake hardware comes from the text file named by TESSERA_NVML_STUB, read at nvmlInit_v2
- * and read again by every nvmlEventSetWait_v2, so a test can inject XIDs and lost GPUs while
- * the backend runs (write the file whole, e.g. write a temporary file and rename it). One fact
+ * and read again by every nvmlEventSetWait_v2 and nvmlDeviceGetUtilizationRates, so a test can
+ * inject XIDs, lost GPUs and new usage while the backend runs (write the file whole, e.g. write a temporary file and rename it). One fact
  * a line; `#` starts a comment; indexes are the order of the `gpu` lines:
  *
  *   gpu <uuid> <memMiB|na> <busId> <mig 0|1|na> <name, the rest of the line>
@@ -18,6 +18,10 @@
  *                                delivered once, in file order, so append lines to inject more
  *   lost <i>                     every query of GPU i returns NVML_ERROR_GPU_IS_LOST
  *   initerror <code>             nvmlInit_v2 returns this code
+ *   usage <i> <usedMiB> <gpu%|na> <mem%>
+ *                                GPU i's memory in use (nvmlMemory_t.used; free = total - used)
+ *                                and utilisation rates; `na` makes nvmlDeviceGetUtilizationRates
+ *                                return NOT_SUPPORTED. Without the line: 0 used, 0 %, 0 %.
  *
  * `na` memory or MIG makes that query return NVML_ERROR_NOT_SUPPORTED. A GPU without any
  * `nvlink`/`switchlinks` line answers NOT_SUPPORTED to nvmlDeviceGetNvLinkState; a GPU with
@@ -89,7 +93,14 @@ typedef struct {
     int no_events;
     int nlinks;
     link_t links[NVML_NVLINK_MAX_LINKS];
+    long long used_mib;
+    int util_gpu; /* -1: not supported */
+    int util_mem;
 } gpu_t;
+
+typedef struct {
+    unsigned int gpu, memory;
+} nvmlUtilization_t;
 
 typedef struct {
     int ngpus;
@@ -188,6 +199,16 @@ static int load_config(const char *path, config_t *c) {
                 c->xid_code[c->nxids] = code;
                 c->nxids++;
             }
+        } else if (strcmp(word, "usage") == 0) {
+            long long used = 0;
+            char gpu_pct[8];
+            int mem_pct = 0;
+            bad = sscanf(rest, "%d %lld %7s %d", &i, &used, gpu_pct, &mem_pct) != 4 || !valid_gpu(c, i) || used < 0;
+            if (!bad) {
+                c->gpu[i].used_mib = used;
+                c->gpu[i].util_gpu = strcmp(gpu_pct, "na") == 0 ? -1 : atoi(gpu_pct);
+                c->gpu[i].util_mem = mem_pct;
+            }
         } else if (strcmp(word, "initerror") == 0) {
             bad = sscanf(rest, "%d", &c->init_error) != 1;
         } else {
@@ -204,7 +225,12 @@ static void reload_runtime(void) {
     const char *path = getenv("TESSERA_NVML_STUB");
     static config_t next;
     if (!path || load_config(path, &next) != 0) return; /* keep the last good facts */
-    for (int i = 0; i < g_cfg.ngpus && i < next.ngpus; i++) g_cfg.gpu[i].lost = next.gpu[i].lost;
+    for (int i = 0; i < g_cfg.ngpus && i < next.ngpus; i++) {
+        g_cfg.gpu[i].lost = next.gpu[i].lost;
+        g_cfg.gpu[i].used_mib = next.gpu[i].used_mib;
+        g_cfg.gpu[i].util_gpu = next.gpu[i].util_gpu;
+        g_cfg.gpu[i].util_mem = next.gpu[i].util_mem;
+    }
     g_cfg.nxids = next.nxids;
     memcpy(g_cfg.xid_gpu, next.xid_gpu, sizeof next.xid_gpu);
     memcpy(g_cfg.xid_code, next.xid_code, sizeof next.xid_code);
@@ -321,8 +347,20 @@ EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *m
     if (!memory) return NVML_ERROR_INVALID_ARGUMENT;
     if (g->mem_mib < 0) return NVML_ERROR_NOT_SUPPORTED;
     memory->total = (unsigned long long)g->mem_mib << 20;
-    memory->used = 0;
-    memory->free = memory->total;
+    memory->used = (unsigned long long)g->used_mib << 20;
+    memory->free = memory->used > memory->total ? 0 : memory->total - memory->used;
+    return NVML_SUCCESS;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t *utilization) {
+    if (g_init_count > 0) reload_runtime();
+    nvmlReturn_t ret;
+    gpu_t *g = gpu_of(device, &ret);
+    if (!g) return ret;
+    if (!utilization) return NVML_ERROR_INVALID_ARGUMENT;
+    if (g->util_gpu < 0) return NVML_ERROR_NOT_SUPPORTED;
+    utilization->gpu = (unsigned)g->util_gpu;
+    utilization->memory = (unsigned)g->util_mem;
     return NVML_SUCCESS;
 }
 

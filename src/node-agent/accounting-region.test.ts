@@ -15,15 +15,18 @@ function sampleRegion(): Buffer {
   b.write('GPU-fa4e0000-0000-0000-0000-000000000000', 64, 'latin1');
   b.writeBigUInt64LE(4096n * MIB, 1600);
   b.writeBigUInt64LE(25n, 1728);
-  const slot = (i: number, pid: number, status: number, used: bigint): void => {
+  const slot = (i: number, pid: number, status: number, used: bigint, smUtil: bigint): void => {
     const base = 1856 + i * 1960;
     b.writeInt32LE(pid, base);
+    b.writeBigUInt64LE(used / 4n, base + 8); // context
+    b.writeBigUInt64LE(used - used / 4n, base + 8 + 16); // data
     b.writeBigUInt64LE(used, base + 8 + 32);
+    b.writeBigUInt64LE(smUtil, base + 1160 + 16);
     b.writeInt32LE(status, base + 1928);
   };
-  slot(0, 41, 1, 1024n * MIB);
-  slot(1, 0, 0, 0n); // freed slot
-  slot(2, 57, 1, 512n * MIB);
+  slot(0, 41, 1, 1024n * MIB, 10n);
+  slot(1, 0, 0, 0n, 0n); // freed slot
+  slot(2, 57, 1, 512n * MIB, 7n);
   b.writeInt32LE(3, 2008896);
   b.writeInt32LE(1, 2008900);
   b.writeInt32LE(2, 2008904);
@@ -42,6 +45,10 @@ test('decodes limits, shares and per-process usage', () => {
     limitBytes: 4096n * MIB,
     smLimitPercent: 25,
     usedBytes: 1536n * MIB,
+    contextBytes: 384n * MIB,
+    moduleBytes: 0n,
+    dataBytes: 1152n * MIB,
+    smUtilPercent: 17,
   });
   assert.deepEqual(
     region.processes.map((p) => [p.pid, p.status, p.usedBytes[0]]),

@@ -9,6 +9,7 @@
  *   64 uuids[16] char[96]   1600 limit[16] u64 (bytes, 0 = none)   1728 sm_limit[16] u64 (%)
  *   1856 procs[1024], 1960 bytes each: pid i32 @0, hostpid i32 @4,
  *        used[16] @8 (64 bytes each: context, module, data, offset, total u64 ...),
+ *        device_util[16] @1160 (48 bytes each: dec, enc, sm u64 ...; HAMi-core writes sm_util),
  *        status i32 @1928 (1 running, 2 suspended, 0 exited), seqlock u64 @1936
  *   2008896 proc_num i32   2008900 utilization_switch i32   2008904 recent_kernel i32
  *   2008908 priority i32   2008912 last_kernel_time u64 (epoch seconds)
@@ -29,6 +30,10 @@ export interface RegionProcess {
   readonly hostPid: number;
   readonly status: 'running' | 'suspended' | 'exited';
   readonly usedBytes: readonly bigint[];
+  /** Per device: context, module and data (buffer) bytes, parts of {@link usedBytes}. */
+  readonly memory: readonly { readonly context: bigint; readonly module: bigint; readonly data: bigint }[];
+  /** Per device: the process's SM utilisation, percent (HAMi-core's `sm_util`; 0 when not measured). */
+  readonly smUtil: readonly number[];
 }
 
 export interface RegionDevice {
@@ -40,6 +45,12 @@ export interface RegionDevice {
   readonly smLimitPercent: number;
   /** Sum over live processes, as the library itself counts it. */
   readonly usedBytes: bigint;
+  /** Context, module and data (buffer) bytes, summed over live processes like {@link usedBytes}. */
+  readonly contextBytes: bigint;
+  readonly moduleBytes: bigint;
+  readonly dataBytes: bigint;
+  /** SM utilisation summed over live processes, percent (HAMi's `DeviceSmUtil`); 0 when nobody measures it. */
+  readonly smUtilPercent: number;
 }
 
 export interface AccountingRegion {
@@ -103,12 +114,21 @@ export function decodeAccountingRegion(bytes: Buffer): AccountingRegion {
     const pid = bytes.readInt32LE(base);
     if (pid === 0) continue; // a free slot
     const usedBytes: bigint[] = [];
-    for (let d = 0; d < MAX_DEVICES; d++) usedBytes.push(bytes.readBigUInt64LE(base + 8 + d * 64 + 32));
+    const memory: RegionProcess['memory'][number][] = [];
+    const smUtil: number[] = [];
+    for (let d = 0; d < MAX_DEVICES; d++) {
+      const at = base + 8 + d * 64;
+      usedBytes.push(bytes.readBigUInt64LE(at + 32));
+      memory.push({ context: bytes.readBigUInt64LE(at), module: bytes.readBigUInt64LE(at + 8), data: bytes.readBigUInt64LE(at + 16) });
+      smUtil.push(Number(bytes.readBigUInt64LE(base + 1160 + d * 48 + 16)));
+    }
     processes.push({
       pid,
       hostPid: bytes.readInt32LE(base + 4),
       status: STATUS[bytes.readInt32LE(base + 1928)] ?? 'exited',
       usedBytes,
+      memory,
+      smUtil,
     });
   }
 
@@ -118,11 +138,21 @@ export function decodeAccountingRegion(bytes: Buffer): AccountingRegion {
     const uuid = cString(bytes, 64 + d * 96, 96);
     const limitBytes = bytes.readBigUInt64LE(1600 + d * 8);
     const sm = Number(bytes.readBigUInt64LE(1728 + d * 8));
-    const usedBytes = processes
-      .filter((p) => p.status !== 'exited')
-      .reduce((sum, p) => sum + (p.usedBytes[d] ?? 0n), 0n);
+    const live = processes.filter((p) => p.status !== 'exited');
+    const sum = (field: (p: RegionProcess) => bigint | undefined): bigint => live.reduce((total, p) => total + (field(p) ?? 0n), 0n);
+    const usedBytes = sum((p) => p.usedBytes[d]);
     if (d >= deviceCount && uuid === '' && limitBytes === 0n && usedBytes === 0n && sm === 0) continue;
-    devices.push({ index: d, uuid, limitBytes, smLimitPercent: sm === 0 || sm > 100 ? 100 : sm, usedBytes });
+    devices.push({
+      index: d,
+      uuid,
+      limitBytes,
+      smLimitPercent: sm === 0 || sm > 100 ? 100 : sm,
+      usedBytes,
+      contextBytes: sum((p) => p.memory[d]?.context),
+      moduleBytes: sum((p) => p.memory[d]?.module),
+      dataBytes: sum((p) => p.memory[d]?.data),
+      smUtilPercent: live.reduce((total, p) => total + (p.smUtil[d] ?? 0), 0),
+    });
   }
 
   const lastKernel = Number(bytes.readBigUInt64LE(2008912));

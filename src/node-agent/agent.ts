@@ -8,6 +8,9 @@
  *
  * Nothing in the loop throws past it: a backend or API failure is logged and the last good state
  * stays in force until the next round.
+ *
+ * With `metrics`, the node monitor (HAMi's vGPUmonitor metrics, monitor/metrics.ts) is served on
+ * its own port; it reads the backend's usage and the containers' accounting regions per scrape.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 
@@ -26,6 +29,8 @@ import { DevicePluginServer } from './device-plugin/server.js';
 import type { DeviceBackend, DiscoveredInventory } from './discovery/backend.js';
 import { registrationPatch } from './node-annotations.js';
 import { registerDevices } from './register-devices.js';
+import { cachedPodLookup, NodeMonitor } from './monitor/metrics.js';
+import { startMetricsServer, type RunningMetricsServer } from './monitor/server.js';
 import { deviceSlots, preferredSlots } from './slots.js';
 
 export interface NodeAgentOptions {
@@ -52,6 +57,11 @@ export interface NodeAgentOptions {
   readonly registerIntervalMs?: number;
   /** Age under which a container's files are kept even if its pod is not listed. @default 60000 */
   readonly cleanupGraceMs?: number;
+  /**
+   * Serve the node monitor's `GET /metrics` here (HAMi's vGPUmonitor port is 9394). Absent: no
+   * metrics server. `host` @default '0.0.0.0'; `port` @default 9394 (0 picks a free one).
+   */
+  readonly metrics?: { readonly host?: string; readonly port?: number };
   readonly log?: (line: string) => void;
   /** For tests: the API client to use instead of one made from {@link kubeConfig}. */
   readonly client?: KubeClient;
@@ -66,6 +76,8 @@ export interface RunningNodeAgent {
   readonly syncs: number;
   /** Runs one round of the loop now (re-read devices, sync the Node). */
   syncNow(): Promise<void>;
+  /** `http://<host>:<port>` of the metrics server (scrape `<metricsUrl>/metrics`); null when not serving. */
+  readonly metricsUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -84,6 +96,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<Running
   const locker = new NodeLocker(client);
 
   let devices: readonly Device[] = [];
+  /** `device_type` for metrics: the registered type, else `<vendor>-<name>` for GPUs not registered. */
+  let deviceTypes: ReadonlyMap<string, string> = new Map();
   let links: readonly DeviceLink[] = [];
   let byId: ReadonlyMap<string, Device> = new Map();
   let cordoned: ReadonlySet<string> = new Set();
@@ -106,6 +120,10 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<Running
   /** Applies a new inventory; true when what is registered changed. */
   const applyInventory = (inventory: DiscoveredInventory): boolean => {
     const registered = registerDevices(inventory, settings);
+    deviceTypes = new Map([
+      ...inventory.devices.map((d): [string, string] => [d.uuid, `${d.vendor}-${d.name}`]),
+      ...registered.devices.map((d): [string, string] => [d.id, d.type]),
+    ]);
     const text = `${encodeNodeRegister(registered.devices)}|${registered.links.length > 0 ? encodeNodeScore(registered.links) : ''}`;
     if (text === inventoryText) return false;
     for (const problem of registered.problems) log(`node-agent: ${problem}`);
@@ -207,6 +225,31 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<Running
   };
   await queueRound(true);
   await server.start();
+
+  let metricsServer: RunningMetricsServer | undefined;
+  if (options.metrics !== undefined) {
+    const backend = options.backend;
+    const monitor = new NodeMonitor({
+      nodeName: options.nodeName,
+      hookPath: layout.hookPath,
+      ...(backend.usage !== undefined && { usage: () => backend.usage?.() ?? Promise.resolve([]) }),
+      deviceTypes: () => deviceTypes,
+      pods: cachedPodLookup(async () => (await client.listPods({ fieldSelector: `spec.nodeName=${options.nodeName}` })).items),
+      log,
+    });
+    try {
+      metricsServer = await startMetricsServer({
+        ...options.metrics,
+        render: () => monitor.metrics(),
+        contentType: monitor.contentType,
+        log,
+      });
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+    log(`node-agent: metrics on ${metricsServer.url}/metrics`);
+  }
   schedule();
 
   return {
@@ -218,10 +261,12 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<Running
     async syncNow() {
       await queueRound(true);
     },
+    metricsUrl: metricsServer?.url ?? null,
     async close() {
       closed = true;
       clearTimeout(timer);
       await chain;
+      await metricsServer?.close();
       await server.stop();
       await options.backend.close();
     },

@@ -480,6 +480,8 @@ test('node agent: the DaemonSet runs real `tessera install-hook` and `tessera no
   assert.equal(opts.hookPath, '/usr/local/vgpu');
   assert.equal(opts.cdi, undefined);
   assert.equal(opts.topologyScore, true);
+  assert.deepEqual(opts.metricsBindAddress, { host: '0.0.0.0', port: 9394 });
+  assert.deepEqual(agent['ports'], [{ name: 'metrics', containerPort: 9394, protocol: 'TCP' }]);
   const env = arr(agent['env'], 'env').map((e) => obj(e, 'env'));
   assert.deepEqual(env.find((e) => e['name'] === 'NODE_NAME'), { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
 

@@ -39,7 +39,7 @@ test('node-agent registers the example mock GPUs on the Node and with the kubele
   const pluginDir = join(dir, 'dp');
   mkdirSync(pluginDir);
   const kubelet = await FakeKubelet.start(pluginDir);
-  const args = ['--kubeconfig', kubeconfig, '--devices', join(root, 'deploy', 'examples', 'mock-devices.yaml'), '--plugin-dir', pluginDir, '--hook-path', join(dir, 'vgpu')];
+  const args = ['--kubeconfig', kubeconfig, '--devices', join(root, 'deploy', 'examples', 'mock-devices.yaml'), '--plugin-dir', pluginDir, '--hook-path', join(dir, 'vgpu'), '--metrics-bind-address', '127.0.0.1:0'];
   const child = spawn(process.execPath, ['--import', 'tsx', main, 'node-agent', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_NAME: 'gpu-7' } });
   let output = '';
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -50,7 +50,11 @@ test('node-agent registers the example mock GPUs on the Node and with the kubele
     const devices = decodeNodeRegister(node.metadata.annotations?.[NODE_NVIDIA_REGISTER] ?? '', 'NVIDIA');
     assert.equal(devices.length, 8);
     assert.ok(existsSync(join(pluginDir, 'tessera-nvidia.sock')));
-    assert.match(output, /node agent on gpu-7: 8 device\(s\), 80 slot\(s\) advertised/);
+    for (const end = Date.now() + 10_000; !output.includes(' advertised') && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+    assert.match(output, /node agent on gpu-7: 8 device\(s\), 80 slot\(s\) advertised, metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/);
+    const metricsUrl = /metrics on (http:\S+)/.exec(output)?.[1] ?? '';
+    const scraped = await (await fetch(metricsUrl)).text();
+    assert.equal(scraped.split('\n').filter((line) => line.startsWith('hami_host_gpu_memory_used_bytes{node="gpu-7"')).length, 8, scraped);
   } finally {
     child.kill('SIGTERM');
     assert.equal(await exited, 0, output);

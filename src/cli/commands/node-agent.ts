@@ -13,6 +13,7 @@ import { startNodeAgent } from '../../node-agent/agent.js';
 import { openBackend } from '../../node-agent/discovery/index.js';
 import { installHook } from '../../node-agent/install.js';
 import type { CommandFactory } from './index.js';
+import { parseBind } from './scheduler.js';
 
 function milliseconds(value: string): number {
   const n = Number(value);
@@ -45,6 +46,8 @@ export const nodeAgentCommand: CommandFactory = (program) => {
     .option('--no-topology-score', 'do not publish hami.io/node-nvidia-score')
     .option('--health-interval <ms>', 'how often devices are re-read', milliseconds, 5000)
     .option('--register-interval <ms>', 'longest time between two reads of the Node', milliseconds, 30_000)
+    .option('--metrics-bind-address <address>', "serve the node monitor's GET /metrics (HAMi's vGPUmonitor metrics) here", parseBind, parseBind(':9394'))
+    .option('--no-metrics', 'do not serve metrics')
     .action(async (options) => {
       const nodeName = options.nodeName ?? process.env.NODE_NAME;
       if (nodeName === undefined || nodeName === '') {
@@ -70,9 +73,13 @@ export const nodeAgentCommand: CommandFactory = (program) => {
         topologyScore: options.topologyScore,
         healthIntervalMs: options.healthInterval,
         registerIntervalMs: options.registerInterval,
+        ...(options.metrics && { metrics: options.metricsBindAddress }),
         log,
       });
-      log(`node agent on ${nodeName}: ${agent.devices().length} device(s), ${agent.slots().length} slot(s) advertised`);
+      log(
+        `node agent on ${nodeName}: ${agent.devices().length} device(s), ${agent.slots().length} slot(s) advertised` +
+          (agent.metricsUrl === null ? '' : `, metrics on ${agent.metricsUrl}/metrics`),
+      );
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           log(`${signal}: shutting down`);

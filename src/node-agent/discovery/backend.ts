@@ -54,6 +54,21 @@ export interface DiscoveredInventory {
   readonly links: readonly DiscoveredLink[];
 }
 
+/**
+ * What one device is doing now, as the driver reports it; the node monitor's host metrics. A
+ * value the driver cannot report (NVML_ERROR_NOT_SUPPORTED, a lost GPU) is null.
+ */
+export interface DeviceUsageSample {
+  readonly uuid: string;
+  readonly index: number;
+  /** Device memory in use, bytes (`nvmlDeviceGetMemoryInfo().used`, every process on the GPU). */
+  readonly memoryUsedBytes: number | null;
+  /** Percent of the last sample period in which a kernel ran (`nvmlUtilization_t.gpu`), 0–100. */
+  readonly utilizationPercent: number | null;
+  /** Percent of the period in which device memory was read or written (`nvmlUtilization_t.memory`), 0–100. */
+  readonly memoryUtilizationPercent: number | null;
+}
+
 export interface DeviceBackend {
   /** What this backend reads, for logs: `nvml (/usr/lib/…/libnvidia-ml.so.1)`, `mock (/etc/tessera/devices.yaml)`. */
   readonly source: string;
@@ -64,6 +79,14 @@ export interface DeviceBackend {
    * @throws DiscoveryError when the driver or the file cannot be read
    */
   inventory(): Promise<DiscoveredInventory>;
+  /**
+   * Memory in use and utilisation of every device, in index order; read once per metrics scrape.
+   * Optional so that a backend without usage still serves discovery (the monitor then reports
+   * no host metrics); NVML and the mock implement it.
+   *
+   * @throws DiscoveryError when the driver or the file cannot be read
+   */
+  usage?(): Promise<readonly DeviceUsageSample[]>;
   /** Frees what the backend holds (NVML shutdown, file watchers). Idempotent. */
   close(): Promise<void>;
 }

@@ -8,7 +8,7 @@ import type { DeviceBackend } from './backend.js';
 import { MockBackend } from './mock.js';
 import { NvmlBackend } from './nvml.js';
 
-export type { DeviceBackend, DiscoveredDevice, DiscoveredInventory, DiscoveredLink, PcieRelation } from './backend.js';
+export type { DeviceBackend, DeviceUsageSample, DiscoveredDevice, DiscoveredInventory, DiscoveredLink, PcieRelation } from './backend.js';
 export { DiscoveryError } from './backend.js';
 export { MockBackend } from './mock.js';
 export { NvmlBackend } from './nvml.js';

@@ -16,6 +16,10 @@
  *     healthy: true                 # default true
  *     healthReason: XID 79          # only with healthy: false
  *     mig: false                    # default false: MIG mode enabled
+ *     usage:                        # optional: what the node monitor reports (host metrics)
+ *       memoryUsedMiB: 1024         # default 0, at most memoryMiB
+ *       utilization: 35             # default 0: GPU utilisation, percent (0–100)
+ *       memoryUtilization: 10       # default 0: memory controller utilisation, percent (0–100)
  * links:                            # optional; pairs not listed have no NVLink
  *   - between: [0, 1]               # two devices, by index (after expanding count) or UUID
  *     nvlinks: 12                   # default 0, at most 18
@@ -34,7 +38,7 @@ import { z } from 'zod';
 
 import { deviceIdReason } from '../../core/codec/fields.js';
 import { quote } from '../../core/errors.js';
-import type { DiscoveredDevice, DiscoveredInventory, DiscoveredLink, PcieRelation } from './backend.js';
+import type { DeviceUsageSample, DiscoveredDevice, DiscoveredInventory, DiscoveredLink, PcieRelation } from './backend.js';
 import { DiscoveryError } from './backend.js';
 import { canonicalPciBusId, parsePciBusId } from './pci.js';
 import { pcieRelationByNuma } from './topology.js';
@@ -55,9 +59,16 @@ export const MAX_DEVICES = 255;
 /** Most NVLinks between two GPUs (NVML_NVLINK_MAX_LINKS). */
 export const MAX_NVLINKS = 18;
 const INT32_MAX = 2 ** 31 - 1;
+const MIB = 1024 * 1024;
 
 const wholeNumber = (min: number, max: number) => z.number().int().min(min).max(max);
 const endpoint = z.union([wholeNumber(0, INT32_MAX), z.string().min(1)]);
+
+const usageEntry = z.strictObject({
+  memoryUsedMiB: wholeNumber(0, INT32_MAX).optional(),
+  utilization: wholeNumber(0, 100).optional(),
+  memoryUtilization: wholeNumber(0, 100).optional(),
+});
 
 const deviceEntry = z.strictObject({
   name: z.string().min(1),
@@ -70,6 +81,7 @@ const deviceEntry = z.strictObject({
   healthReason: z.string().min(1).optional(),
   mig: z.boolean().optional(),
   pciBusId: z.string().optional(),
+  usage: usageEntry.optional(),
 });
 
 const linkEntry = z.strictObject({
@@ -90,6 +102,7 @@ type Path = readonly (string | number)[];
 const FILE_FIELDS = Object.keys(mockFile.shape);
 const DEVICE_FIELDS = Object.keys(deviceEntry.shape);
 const LINK_FIELDS = Object.keys(linkEntry.shape);
+const USAGE_FIELDS = Object.keys(usageEntry.shape);
 
 /** What each field must hold, said the way a user fixes it; keyed by the field's name. */
 const REQUIREMENTS: Readonly<Record<string, string>> = {
@@ -110,6 +123,10 @@ const REQUIREMENTS: Readonly<Record<string, string>> = {
     'must name two devices, each by index (counting after `count` is expanded) or by UUID, e.g. `between: [0, 1]`',
   nvlinks: `must be a whole number of NVLinks from 0 to ${String(MAX_NVLINKS)}`,
   pcie: `must be one of ${PCIE_RELATIONS.join(', ')}`,
+  usage: 'must be a mapping, e.g. `usage: { memoryUsedMiB: 1024, utilization: 35, memoryUtilization: 10 }`',
+  memoryUsedMiB: 'must be the memory in use as a whole number of MiB, 0 or more, e.g. `memoryUsedMiB: 1024`',
+  utilization: 'must be the GPU utilisation in percent, a whole number from 0 to 100',
+  memoryUtilization: 'must be the memory controller utilisation in percent, a whole number from 0 to 100',
 };
 
 /** `devices[2].memoryMiB` from `['devices', 2, 'memoryMiB']`. */
@@ -175,7 +192,14 @@ class MockFileReader {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     const also = more > 0 ? ` (and ${String(more)} more problem${more === 1 ? '' : 's'})` : '';
     if (issue.code === 'unrecognized_keys') {
-      const fields = path.length === 0 ? FILE_FIELDS : path.includes('links') ? LINK_FIELDS : DEVICE_FIELDS;
+      const fields =
+        path.length === 0
+          ? FILE_FIELDS
+          : path.includes('links')
+            ? LINK_FIELDS
+            : path.at(-1) === 'usage'
+              ? USAGE_FIELDS
+              : DEVICE_FIELDS;
       const [unknown = ''] = issue.keys;
       const where = `${this.file}:${String(this.locator.line([...path, unknown]))}`;
       const meant = fields.find((f) => f.toLowerCase() === unknown.toLowerCase());
@@ -222,14 +246,27 @@ function checkEntry(reader: MockFileReader, entry: DeviceEntry, i: number): void
   if (entry.pciBusId !== undefined && parsePciBusId(entry.pciBusId) === undefined) {
     throw reader.error(['devices', i, 'pciBusId'], REQUIREMENTS.pciBusId ?? '');
   }
+  const used = entry.usage?.memoryUsedMiB;
+  if (used !== undefined && entry.memoryMiB !== null && used > entry.memoryMiB) {
+    throw reader.error(
+      ['devices', i, 'usage', 'memoryUsedMiB'],
+      `is more than the device's memoryMiB (${String(entry.memoryMiB)}); a device cannot use more memory than it has`,
+    );
+  }
   if (entry.healthReason !== undefined && entry.healthy !== false) {
     const reason = 'is only meaningful beside `healthy: false`; add that, or remove the reason';
     throw reader.error(['devices', i, 'healthReason'], reason);
   }
 }
 
-function expandDevices(reader: MockFileReader, entries: readonly DeviceEntry[], file: string, nodeName: string): DiscoveredDevice[] {
+function expandDevices(
+  reader: MockFileReader,
+  entries: readonly DeviceEntry[],
+  file: string,
+  nodeName: string,
+): { devices: DiscoveredDevice[]; usage: DeviceUsageSample[] } {
   const devices: DiscoveredDevice[] = [];
+  const usage: DeviceUsageSample[] = [];
   const seenUuid = new Map<string, number>();
   const seenBus = new Map<string, number>();
   entries.forEach((entry, i) => {
@@ -269,9 +306,16 @@ function expandDevices(reader: MockFileReader, entries: readonly DeviceEntry[], 
         ...(!healthy && { healthReason: entry.healthReason ?? `marked unhealthy in ${file}` }),
         migEnabled: entry.mig ?? false,
       });
+      usage.push({
+        uuid,
+        index,
+        memoryUsedBytes: (entry.usage?.memoryUsedMiB ?? 0) * MIB,
+        utilizationPercent: entry.usage?.utilization ?? 0,
+        memoryUtilizationPercent: entry.usage?.memoryUtilization ?? 0,
+      });
     }
   });
-  return devices;
+  return { devices, usage };
 }
 
 function resolveEndpoint(reader: MockFileReader, devices: readonly DiscoveredDevice[], value: number | string, path: Path): number {
@@ -316,8 +360,14 @@ function buildLinks(reader: MockFileReader, devices: readonly DiscoveredDevice[]
   return links;
 }
 
+/** A mock file read whole: the inventory and each device's `usage` (zeros where not given). */
+export interface MockFileContents {
+  readonly inventory: DiscoveredInventory;
+  readonly usage: readonly DeviceUsageSample[];
+}
+
 /**
- * Reads a mock devices file's text.
+ * Reads a mock devices file's text: the inventory only (see {@link parseMockFile}).
  *
  * @param text the file's contents
  * @param file the file's path, for messages
@@ -325,6 +375,15 @@ function buildLinks(reader: MockFileReader, devices: readonly DiscoveredDevice[]
  * @throws DiscoveryError naming the file, line, field and value
  */
 export function parseMockDevices(text: string, file: string, nodeName: string): DiscoveredInventory {
+  return parseMockFile(text, file, nodeName).inventory;
+}
+
+/**
+ * Reads a mock devices file's text: the inventory and the devices' usage.
+ *
+ * @throws DiscoveryError naming the file, line, field and value
+ */
+export function parseMockFile(text: string, file: string, nodeName: string): MockFileContents {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
   const yamlError = doc.errors[0];
@@ -345,6 +404,6 @@ export function parseMockDevices(text: string, file: string, nodeName: string): 
     if (first !== undefined) throw reader.schemaError(first, parsed.error.issues.length - 1);
     throw new DiscoveryError(`${file}: ${parsed.error.message}`);
   }
-  const devices = expandDevices(reader, parsed.data.devices, file, nodeName);
-  return { devices, links: buildLinks(reader, devices, parsed.data.links ?? []) };
+  const { devices, usage } = expandDevices(reader, parsed.data.devices, file, nodeName);
+  return { inventory: { devices, links: buildLinks(reader, devices, parsed.data.links ?? []) }, usage };
 }

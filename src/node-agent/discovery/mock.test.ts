@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { DiscoveryError } from './backend.js';
 import { MockBackend } from './mock.js';
-import { mockUuid, parseMockDevices } from './mock-format.js';
+import { mockUuid, parseMockDevices, parseMockFile } from './mock-format.js';
 
 const FILE = 'devices.yaml';
 const EXAMPLE = resolve(import.meta.dirname, '../../../deploy/examples/mock-devices.yaml');
@@ -87,6 +87,33 @@ links:
   test('an unhealthy device without a reason says where it was marked', () => {
     const { devices } = parse('devices:\n  - { name: A10, memoryMiB: 1, healthy: false }\n');
     assert.equal(devices[0]?.healthReason, `marked unhealthy in ${FILE}`);
+  });
+
+  test('usage: per device, copied to every device of a counted entry, zeros by default', () => {
+    const { usage } = parseMockFile(
+      [
+        'devices:',
+        '  - name: NVIDIA A10',
+        '    memoryMiB: 24576',
+        '    count: 2',
+        '    usage: { memoryUsedMiB: 1024, utilization: 35, memoryUtilization: 10 }',
+        '  - { name: NVIDIA A10, memoryMiB: null, usage: { utilization: 100 } }',
+        '  - { name: NVIDIA A10, memoryMiB: 24576 }',
+        '',
+      ].join('\n'),
+      FILE,
+      'node-a',
+    );
+    const MIB = 1024 * 1024;
+    assert.deepEqual(
+      usage.map((u) => [u.uuid, u.index, u.memoryUsedBytes, u.utilizationPercent, u.memoryUtilizationPercent]),
+      [
+        [mockUuid('node-a', 0), 0, 1024 * MIB, 35, 10],
+        [mockUuid('node-a', 1), 1, 1024 * MIB, 35, 10],
+        [mockUuid('node-a', 2), 2, 0, 100, 0],
+        [mockUuid('node-a', 3), 3, 0, 0, 0],
+      ],
+    );
   });
 
   test('an empty device list is a node without GPUs', () => {
@@ -178,6 +205,21 @@ links:
       name: 'unknown PCIe relation',
       text: 'devices:\n  - { name: A10, memoryMiB: 1, count: 2 }\nlinks:\n  - { between: [0, 1], pcie: nvswitch }\n',
       want: /links\[0\]\.pcie="nvswitch" must be one of same-board, single-switch, multi-switch, host-bridge, same-cpu, cross-cpu/,
+    },
+    {
+      name: 'usage above 100 percent',
+      text: 'devices:\n  - name: A10\n    memoryMiB: 1\n    usage:\n      utilization: 101\n',
+      want: /^devices\.yaml:5: devices\[0\]\.usage\.utilization=101 must be the GPU utilisation in percent, a whole number from 0 to 100/,
+    },
+    {
+      name: 'more memory used than the device has',
+      text: 'devices:\n  - { name: A10, memoryMiB: 10, usage: { memoryUsedMiB: 11 } }\n',
+      want: /devices\[0\]\.usage\.memoryUsedMiB=11 is more than the device's memoryMiB \(10\)/,
+    },
+    {
+      name: 'misspelt usage field',
+      text: 'devices:\n  - { name: A10, memoryMiB: 10, usage: { memoryUsedMib: 1 } }\n',
+      want: /devices\[0\]\.usage has unknown field "memoryUsedMib" \(did you mean "memoryUsedMiB"\?\); the fields are memoryUsedMiB, utilization, memoryUtilization$/,
     },
     {
       name: 'invalid YAML',
@@ -275,6 +317,7 @@ describe('MockBackend', () => {
     await backend.close();
     await backend.close();
     await assert.rejects(backend.inventory(), /inventory\(\) after close\(\)/);
+    await assert.rejects(backend.usage(), /usage\(\) after close\(\)/);
   });
 
   test('the example file: 4 NVLinked A100s on NUMA 0, 4 A10s on NUMA 1', async () => {

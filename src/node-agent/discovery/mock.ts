@@ -8,9 +8,9 @@
 
 import { readFile } from 'node:fs/promises';
 
-import type { DeviceBackend, DiscoveredInventory } from './backend.js';
+import type { DeviceBackend, DeviceUsageSample, DiscoveredInventory } from './backend.js';
 import { DiscoveryError } from './backend.js';
-import { parseMockDevices } from './mock-format.js';
+import { parseMockFile, type MockFileContents } from './mock-format.js';
 
 export interface MockBackendOptions {
   /** Path of the YAML file. */
@@ -39,7 +39,16 @@ export class MockBackend implements DeviceBackend {
   }
 
   async inventory(): Promise<DiscoveredInventory> {
-    if (this.closed) throw new DiscoveryError(`${this.source}: inventory() after close()`);
+    return (await this.read('inventory')).inventory;
+  }
+
+  /** Each device's `usage` from the file as it is now (zeros where the file gives none). */
+  async usage(): Promise<readonly DeviceUsageSample[]> {
+    return (await this.read('usage')).usage;
+  }
+
+  private async read(call: string): Promise<MockFileContents> {
+    if (this.closed) throw new DiscoveryError(`${this.source}: ${call}() after close()`);
     const { file, nodeName } = this.options;
     let text: string;
     try {
@@ -51,7 +60,7 @@ export class MockBackend implements DeviceBackend {
         { cause: error },
       );
     }
-    return parseMockDevices(text, file, nodeName);
+    return parseMockFile(text, file, nodeName);
   }
 
   close(): Promise<void> {

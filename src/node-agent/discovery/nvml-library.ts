@@ -57,6 +57,12 @@ const memoryInfo = koffi.struct({
   used: 'unsigned long long',
 });
 
+/** nvmlUtilization_t: percent of the last sample period (1/6 s to 1 s, by product). */
+const utilization = koffi.struct({
+  gpu: 'unsigned int',
+  memory: 'unsigned int',
+});
+
 /** nvmlPciInfo_t as nvmlDeviceGetPciInfo_v3 and nvmlDeviceGetNvLinkRemotePciInfo_v2 fill it (68 bytes). */
 const pciInfo = koffi.struct({
   busIdLegacy: koffi.array('char', 16),
@@ -86,7 +92,8 @@ interface NvmlFunctions {
   nvmlDeviceGetHandleByIndex_v2(index: number, handle: [NvmlHandle | null]): number;
   nvmlDeviceGetUUID(handle: NvmlHandle, buffer: Buffer, length: number): number;
   nvmlDeviceGetName(handle: NvmlHandle, buffer: Buffer, length: number): number;
-  nvmlDeviceGetMemoryInfo(handle: NvmlHandle, memory: { total?: number | bigint }): number;
+  nvmlDeviceGetMemoryInfo(handle: NvmlHandle, memory: { total?: number | bigint; used?: number | bigint }): number;
+  nvmlDeviceGetUtilizationRates(handle: NvmlHandle, rates: { gpu?: number; memory?: number }): number;
   nvmlDeviceGetPciInfo_v3(handle: NvmlHandle, pci: { busId?: string }): number;
   nvmlDeviceGetMigMode(handle: NvmlHandle, current: [number], pending: [number]): number;
   nvmlDeviceGetNvLinkState(handle: NvmlHandle, link: number, active: [number]): number;
@@ -126,6 +133,10 @@ function declare(lib: LibraryHandle): NvmlFunctions {
     nvmlDeviceGetUUID: lib.func('nvmlDeviceGetUUID', 'int', [device, 'char *', 'unsigned int']),
     nvmlDeviceGetName: lib.func('nvmlDeviceGetName', 'int', [device, 'char *', 'unsigned int']),
     nvmlDeviceGetMemoryInfo: lib.func('nvmlDeviceGetMemoryInfo', 'int', [device, koffi.out(koffi.pointer(memoryInfo))]),
+    nvmlDeviceGetUtilizationRates: lib.func('nvmlDeviceGetUtilizationRates', 'int', [
+      device,
+      koffi.out(koffi.pointer(utilization)),
+    ]),
     nvmlDeviceGetPciInfo_v3: lib.func('nvmlDeviceGetPciInfo_v3', 'int', [device, koffi.out(koffi.pointer(pciInfo))]),
     nvmlDeviceGetMigMode: lib.func('nvmlDeviceGetMigMode', 'int', [device, uintOut, uintOut]),
     nvmlDeviceGetNvLinkState: lib.func('nvmlDeviceGetNvLinkState', 'int', [device, 'unsigned int', uintOut]),
@@ -240,6 +251,20 @@ export class NvmlLibrary {
     const memory: { total?: number | bigint } = {};
     const ret = this.fn.nvmlDeviceGetMemoryInfo(handle, memory);
     return result('nvmlDeviceGetMemoryInfo', ret, () => toNumber(memory.total));
+  }
+
+  /** Memory in use in bytes (`nvmlMemory_t.used`: every process on the GPU, plus what the driver reserves). */
+  memoryUsed(handle: NvmlHandle): NvmlResult<number> {
+    const memory: { used?: number | bigint } = {};
+    const ret = this.fn.nvmlDeviceGetMemoryInfo(handle, memory);
+    return result('nvmlDeviceGetMemoryInfo', ret, () => toNumber(memory.used));
+  }
+
+  /** GPU and memory-controller utilisation, percent of the last sample period. */
+  utilizationRates(handle: NvmlHandle): NvmlResult<{ gpu: number; memory: number }> {
+    const rates: { gpu?: number; memory?: number } = {};
+    const ret = this.fn.nvmlDeviceGetUtilizationRates(handle, rates);
+    return result('nvmlDeviceGetUtilizationRates', ret, () => ({ gpu: rates.gpu ?? 0, memory: rates.memory ?? 0 }));
   }
 
   /** The `busId` field (`00000000:17:00.0`). */

@@ -265,6 +265,47 @@ describe('NvmlBackend health', () => {
   });
 });
 
+describe('NvmlBackend usage', () => {
+  test('memory in use and utilisation rates per device; zeros without a usage line', async () => {
+    const { sysfs } = await box([...FOUR_GPUS, 'usage 0 20480 35 12', 'usage 2 81920 100 100']);
+    await withBackend(sysfs, async (backend) => {
+      assert.deepEqual(
+        (await backend.usage()).map((u) => [u.index, u.uuid, u.memoryUsedBytes, u.utilizationPercent, u.memoryUtilizationPercent]),
+        [
+          [0, UUID[0], 20480 * 1024 * 1024, 35, 12],
+          [1, UUID[1], 0, 0, 0],
+          [2, UUID[2], 81920 * 1024 * 1024, 100, 100],
+          [3, UUID[3], 0, 0, 0],
+        ],
+      );
+    });
+  });
+
+  test('usage is read again at every call; NOT_SUPPORTED and a lost GPU give null', async () => {
+    const lines = ['gpu GPU-a 24576 00000000:17:00.0 0 NVIDIA A10', 'gpu GPU-b na 00000000:31:00.0 na NVIDIA GB10'];
+    const { hardware, sysfs } = await box([...lines, 'usage 0 100 1 2']);
+    await withBackend(sysfs, async (backend) => {
+      assert.deepEqual((await backend.usage())[0]?.memoryUsedBytes, 100 * 1024 * 1024);
+      await writeStubHardware(hardware, [...lines, 'usage 0 200 3 4', 'usage 1 0 na 0']);
+      assert.deepEqual(
+        (await backend.usage()).map((u) => [u.memoryUsedBytes, u.utilizationPercent, u.memoryUtilizationPercent]),
+        [
+          [200 * 1024 * 1024, 3, 4],
+          [null, null, null],
+        ],
+      );
+      await writeStubHardware(hardware, [...lines, 'lost 0']);
+      assert.deepEqual((await backend.usage())[0], {
+        uuid: 'GPU-a',
+        index: 0,
+        memoryUsedBytes: null,
+        utilizationPercent: null,
+        memoryUtilizationPercent: null,
+      });
+    });
+  });
+});
+
 describe('NvmlBackend failures and lifecycle', () => {
   test('a missing library says which path was tried and points to the mock backend', async () => {
     const missing = join(scratch, 'nowhere', 'libnvidia-ml.so.1');
@@ -301,5 +342,6 @@ describe('NvmlBackend failures and lifecycle', () => {
     await backend.close();
     await backend.close();
     await assert.rejects(backend.inventory(), /inventory\(\) after close\(\)/);
+    await assert.rejects(backend.usage(), /usage\(\) after close\(\)/);
   });
 });

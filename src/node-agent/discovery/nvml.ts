@@ -8,6 +8,8 @@
  * - `inventory()`: pending XID events are drained without blocking, then memory and MIG mode are
  *   read again. Those two queries double as the liveness probe: NVML answers
  *   NVML_ERROR_GPU_IS_LOST for a GPU that fell off the bus.
+ * - `usage()` (once per metrics scrape): memory in use and utilisation rates of each device; a
+ *   value NVML does not support, or a lost GPU's, is null.
  *
  * Health is sticky, as in the NVIDIA device plugin: once an XID outside xid.ts's APPLICATION_XIDS
  * arrives, or the GPU is lost, the device stays unhealthy until the agent restarts (the GPU
@@ -18,7 +20,7 @@
  * A GPU lost before its UUID was read cannot be reported at all, so `open()` fails then.
  */
 
-import type { DeviceBackend, DiscoveredDevice, DiscoveredInventory, DiscoveredLink } from './backend.js';
+import type { DeviceBackend, DeviceUsageSample, DiscoveredDevice, DiscoveredInventory, DiscoveredLink } from './backend.js';
 import { DiscoveryError } from './backend.js';
 import {
   NVML_ERROR_GPU_IS_LOST,
@@ -250,6 +252,15 @@ export class NvmlBackend implements DeviceBackend {
     }
   }
 
+  usage(): Promise<readonly DeviceUsageSample[]> {
+    if (this.closed) return Promise.reject(new DiscoveryError(`${this.source}: usage() after close()`));
+    try {
+      return Promise.resolve(this.devices.map((d) => this.sample(d)));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
@@ -273,6 +284,24 @@ export class NvmlBackend implements DeviceBackend {
       healthy: reason === undefined,
       ...(reason === undefined ? {} : { healthReason: reason }),
       migEnabled: device.migEnabled,
+    };
+  }
+
+  /** One device's usage; NOT_SUPPORTED and a lost GPU give null, other failures throw. */
+  private sample(device: KnownDevice): DeviceUsageSample {
+    const answer = <T>(result: NvmlResult<T>): T | null => {
+      if (result.ok) return result.value;
+      if (result.ret === NVML_ERROR_NOT_SUPPORTED || result.ret === NVML_ERROR_GPU_IS_LOST) return null;
+      throw failure(this.lib, result, device.index);
+    };
+    const rates = answer(this.lib.utilizationRates(device.handle));
+    const used = answer(this.lib.memoryUsed(device.handle));
+    return {
+      uuid: device.uuid,
+      index: device.index,
+      memoryUsedBytes: used,
+      utilizationPercent: rates?.gpu ?? null,
+      memoryUtilizationPercent: rates?.memory ?? null,
     };
   }
 
