@@ -15,6 +15,7 @@ import { type PodRequest, podRequest } from '../core/request.js';
 import type { Vendor } from '../core/vendors/vendor.js';
 import { checkQuota, grantsQuotaCharge, type QuotaResources, type ResourceQuotaLike } from '../webhook/quota.js';
 import { type ExtenderArgs, type ExtenderFilterResult, filterResult } from './extender-wire.js';
+import type { FilterExplanation } from './explain.js';
 import { nodeInventory } from './node-inventory.js';
 import { type PodObject, podCacheKey } from './pod-allocation.js';
 import type { SchedulerCache } from './scheduler-cache.js';
@@ -31,6 +32,8 @@ export interface FilterDeps {
   /** Records a Kubernetes Event on the pod; must not throw. */
   readonly event: (pod: PodObject, type: EventType, reason: string, message: string) => void;
   readonly now: () => Date;
+  /** Hears every decision on a pod that asks for devices, for `tessera explain` (see explain.ts). */
+  readonly explain?: (pod: PodObject, explanation: FilterExplanation) => void;
   /** GPU quota (`limits.nvidia.com/gpumem`, `limits.nvidia.com/gpucores`): the namespace's ResourceQuotas. */
   readonly quota?: { readonly resources: readonly QuotaResources[]; readonly quotas: (namespace: string) => readonly ResourceQuotaLike[] };
 }
@@ -116,11 +119,16 @@ function quotaRefusal(deps: FilterDeps, namespace: string, grants: Placement['gr
 }
 
 export async function filterPod(args: ExtenderArgs, deps: FilterDeps): Promise<ExtenderFilterResult> {
+  const candidates = args.nodeNames?.length ?? args.nodes?.length ?? 0;
+  const explain = (pod: PodObject, outcome: FilterExplanation['outcome'], details: Omit<FilterExplanation, 'at' | 'outcome' | 'candidates' | 'failedNodes'> & { failedNodes?: Readonly<Record<string, string>> }): void => {
+    deps.explain?.(pod, { at: deps.now().toISOString(), outcome, candidates, failedNodes: {}, ...details });
+  };
   const pod = args.pod;
   if (!pod) return filterResult({ Error: 'extender args missing pod' });
   const request = parseRequest(pod, deps);
   if (typeof request === 'string') {
     deps.event(pod, 'Warning', 'FilteringFailed', request);
+    explain(pod, 'error', { message: request });
     return filterResult({ Error: request });
   }
   // Not ours to place: kube-scheduler's own filters have decided.
@@ -135,7 +143,9 @@ export async function filterPod(args: ExtenderArgs, deps: FilterDeps): Promise<E
   const failed = Object.fromEntries(outcome.failed);
   const placement = outcome.placement;
   if (!placement) {
-    deps.event(pod, 'Warning', 'FilteringFailed', failureSummary(outcome.failed));
+    const summary = failureSummary(outcome.failed);
+    deps.event(pod, 'Warning', 'FilteringFailed', summary);
+    explain(pod, 'unschedulable', { failedNodes: failed, fits: 0, message: summary });
     return filterResult({ FailedNodes: failed });
   }
   const initContainers = request.containers.filter((c) => c.init).length;
@@ -144,7 +154,9 @@ export async function filterPod(args: ExtenderArgs, deps: FilterDeps): Promise<E
   if (overQuota !== null) {
     deps.event(pod, 'Warning', 'FilteringFailed', overQuota);
     const reason = `ResourceQuotaNotFit (${overQuota})`;
-    return filterResult({ FailedNodes: Object.fromEntries((args.nodeNames ?? []).map((n) => [n, outcome.failed.get(n) ?? reason])) });
+    const refused = Object.fromEntries((args.nodeNames ?? []).map((n) => [n, outcome.failed.get(n) ?? reason]));
+    explain(pod, 'unschedulable', { failedNodes: refused, fits: 0, message: overQuota });
+    return filterResult({ FailedNodes: refused });
   }
   // Charged before the patch is awaited, so a concurrent Filter already sees this pod's usage.
   deps.cache.assume(key, placement.node, placement.grants, initContainers, namespace, pod.metadata?.name ?? '');
@@ -154,6 +166,7 @@ export async function filterPod(args: ExtenderArgs, deps: FilterDeps): Promise<E
     deps.cache.forget(key);
     const message = `writing the allocation of ${podName(pod)} failed: ${(error as Error).message}`;
     deps.event(pod, 'Warning', 'FilteringFailed', message);
+    explain(pod, 'error', { message, failedNodes: failed });
     return filterResult({ Error: message });
   }
   deps.event(
@@ -162,5 +175,7 @@ export async function filterPod(args: ExtenderArgs, deps: FilterDeps): Promise<E
     'FilteringSucceed',
     `find fit node(${placement.node}), ${String(outcome.failed.size)} nodes not fit, ${String(outcome.fits)} nodes fit(${placement.node}:${placement.score.toFixed(2)})`,
   );
+  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
+  explain(pod, 'placed', { node: placement.node, score: placement.score, grants: placement.grants, containers, fits: outcome.fits, failedNodes: failed });
   return filterResult({ NodeNames: [placement.node], FailedNodes: failed });
 }

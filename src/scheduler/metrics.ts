@@ -10,7 +10,7 @@
  * fraction. Every `hami_*` family except `hami_build_info` carries `zone="vGPU"`, as HAMi wraps its
  * registry with that constant label.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
@@ -411,11 +411,18 @@ export interface MetricsServer {
  */
 export async function startMetricsServer(
   metrics: Pick<SchedulerMetrics, 'scrape' | 'contentType'>,
-  options: { readonly host?: string; readonly port?: number; readonly onError?: (error: unknown) => void } = {},
+  options: {
+    readonly host?: string;
+    readonly port?: number;
+    readonly onError?: (error: unknown) => void;
+    /** Serves other paths on the same port (the explain API); returns false for a path it does not know. */
+    readonly routes?: (request: IncomingMessage, response: ServerResponse) => boolean;
+  } = {},
 ): Promise<MetricsServer> {
   const host = options.host ?? '127.0.0.1';
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
+    if (path !== '/metrics' && options.routes?.(request, response) === true) return;
     if (path !== '/metrics') {
       response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`no such endpoint: ${path ?? ''}; try /metrics\n`);
       return;

@@ -28,6 +28,7 @@ import {
   ResilientInformer,
 } from '../k8s/index.js';
 import { type BindDeps, bindPod } from './bind.js';
+import { ExplanationLog, serveExplain } from './explain.js';
 import { extenderHandler, type ExtenderServer, startExtenderServer } from './extender-server.js';
 import { type FilterDeps, filterPod } from './filter.js';
 import { type MetricsServer, SchedulerMetrics, startMetricsServer } from './metrics.js';
@@ -82,6 +83,8 @@ export interface RunningScheduler {
   readonly metricsUrl: string | null;
   /** The scheduler's metrics registry and the Filter and Bind recorders. */
   readonly metrics: SchedulerMetrics;
+  /** The last Filter and Bind of each pod, as `GET /api/v1/explain/<ns>/<name>` serves them. */
+  readonly explanations: ExplanationLog;
   readonly cache: SchedulerCache;
   /** Whether this replica may decide now (caches synced and, with election, leading). */
   ready(): boolean;
@@ -167,10 +170,12 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     recorder.record({ involvedObject: ref(pod), type, reason, message, component });
   };
 
+  const explanations = new ExplanationLog();
   const filterDeps: FilterDeps = {
     cache,
     engine,
     vendors,
+    explain: (pod, explanation) => explanations.filtered(pod.metadata?.namespace ?? 'default', pod.metadata?.name ?? '', explanation),
     annotatePod: async (pod, annotations) => {
       await client.mergePatchPod(pod.metadata?.namespace ?? 'default', pod.metadata?.name ?? '', { metadata: { annotations: { ...annotations } } });
     },
@@ -211,7 +216,11 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
   let metricsServer: MetricsServer | undefined;
   const extenderOptions = {
     filter: metrics.instrumentFilter((args: Parameters<typeof filterPod>[0]) => filterPod(args, filterDeps)),
-    bind: metrics.instrumentBind((args: Parameters<typeof bindPod>[0]) => bindPod(args, bindDeps)),
+    bind: metrics.instrumentBind(async (args: Parameters<typeof bindPod>[0]) => {
+      const result = await bindPod(args, bindDeps);
+      explanations.bound(args.podNamespace, args.podName, { at: now().toISOString(), node: args.node, error: result.Error });
+      return result;
+    }),
     ready,
     onError: (error: unknown, path: string) => log(`extender ${path}: ${String(error)}`),
   };
@@ -251,7 +260,11 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
       ...(options.port === undefined ? {} : { port: options.port }),
     });
     if (options.metrics) {
-      metricsServer = await startMetricsServer(metrics, { ...options.metrics, onError: (error) => log(`metrics: ${String(error)}`) });
+      metricsServer = await startMetricsServer(metrics, {
+        ...options.metrics,
+        onError: (error) => log(`metrics: ${String(error)}`),
+        routes: (request, response) => serveExplain(explanations, request, response),
+      });
     }
   } catch (error) {
     await Promise.all([
@@ -271,6 +284,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     webhookUrl: webhook?.url ?? null,
     metricsUrl: metricsServer?.url ?? null,
     metrics,
+    explanations,
     cache,
     ready,
     isLeader: () => leading,

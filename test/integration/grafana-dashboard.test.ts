@@ -30,7 +30,7 @@ function dashboard(): { uid: string; panels: Panel[]; templating: { list: { name
 /** Every metric family the two processes register. */
 async function registered(): Promise<Set<string>> {
   const scheduler = new SchedulerMetrics({ cache: new SchedulerCache(new ClusterState(), () => {}), quotas: () => [], quotaResources: [], ready: () => true });
-  const node = new NodeMonitor({ nodeName: 'n', hookPath: '/nonexistent', deviceTypes: () => new Map(), pods: () => Promise.resolve(new Map()) });
+  const node = new NodeMonitor({ nodeName: 'n', hookPath: '/nonexistent', deviceTypes: () => new Map(), pods: () => Promise.resolve(() => undefined) });
   const names = new Set<string>();
   for (const registry of [scheduler.registry, node.registry]) for (const metric of await registry.getMetricsAsJSON()) names.add(metric.name);
   return names;
