@@ -1,5 +1,5 @@
 /**
- * `tessera demo` (what `npm start` shows): the shipped library on the simulated GPU. Also the
+ * `tessera tour --only enforcement`: the shipped library on the simulated GPU. Also the
  * cross-language check that the TypeScript region decoder reads what the C library writes.
  */
 import assert from 'node:assert/strict';

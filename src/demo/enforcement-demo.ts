@@ -1,5 +1,5 @@
 /**
- * The enforcement demo behind `npm start` (until the embedded cluster exists): the real
+ * The enforcement part of `tessera tour`: the real
  * in-container library, built as it ships, preloaded into workloads that run on the
  * simulated GPU of native/fake/. It shows what a container sees and what it gets: a memory
  * limit shared by the container's processes, the accounting region as the node agent reads

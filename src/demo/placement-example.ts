@@ -1,5 +1,5 @@
 /**
- * The placement example `npm start` shows until the embedded demo cluster exists: a built-in
+ * The placement example of `tessera tour`: a built-in
  * cluster (A100 PCIe nodes with NVLink bridges, an H100 node on NVSwitch, a T4 node) and a
  * built-in mix of workloads (inference shares, notebooks, type-constrained and NUMA-bound pods,
  * a pod with an init container, training jobs of 2 and 8 GPUs, and some that cannot fit), placed

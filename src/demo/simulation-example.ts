@@ -1,5 +1,5 @@
 /**
- * The simulation part of `npm start`: the built-in example cluster fills with a seeded synthetic
+ * The simulation part of `tessera tour`: the built-in example cluster fills with a seeded synthetic
  * workload (shaped like Alibaba's openb GPU-sharing trace) under a few policies, by the FGD
  * paper's method — how much of the GPU is allocated when the demand that arrived equals the
  * cluster's capacity. No trace file is needed; `tessera simulate --nodes … --pods …` runs the real

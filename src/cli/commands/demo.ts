@@ -27,9 +27,9 @@ function part(value: string): (typeof PARTS)[number] {
   throw new InvalidArgumentError(`'${value}' is not a part of the demo: choose ${PARTS.join(', ')}.`);
 }
 
-export const demoCommand: CommandFactory = (program) => {
+export const tourCommand: CommandFactory = (program) => {
   program
-    .command('demo')
+    .command('tour')
     .description(
       'place a built-in workload on a built-in cluster with the placement engine, fill a simulated cluster with a ' +
         'synthetic GPU-sharing workload under several policies, then run the in-container enforcement library on a ' +

@@ -1,6 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 
-import { demoCommand } from './demo.js';
+import { tourCommand } from './demo.js';
+import { demoCommand } from './demo-cluster.js';
 import { explainCommand } from './explain.js';
 import { nodeAgentCommand } from './node-agent.js';
 import { schedulerCommand } from './scheduler.js';
@@ -13,4 +14,4 @@ import { simulateCommand } from './simulate.js';
 export type CommandFactory = (program: Command) => void;
 
 /** Every subcommand of `tessera`, in the order `tessera --help` lists them. */
-export const commands: readonly CommandFactory[] = [demoCommand, simulateCommand, schedulerCommand, nodeAgentCommand, explainCommand];
+export const commands: readonly CommandFactory[] = [demoCommand, tourCommand, simulateCommand, schedulerCommand, nodeAgentCommand, explainCommand];
