@@ -60,7 +60,7 @@ export const demoCommand: CommandFactory = (program) => {
       say(`  API server     ${cluster.api.url}    kubectl --server ${cluster.api.url} get pods -A`);
       say(`  metrics        ${metrics}`);
       say(`  explain        tessera explain <namespace>/<pod> --server ${base}`);
-      say(`  node metrics   ${cluster.agents.map((a) => a.metricsUrl ?? '').join(' ')}`);
+      say(`  node metrics   ${cluster.agents.map((a) => (a.metricsUrl ?? '').replace(/(?<!\/metrics)$/, '/metrics')).join(' ')}`);
       say(options.workload ? '  workload       inference shares, notebooks, training jobs and a few pods that fit nowhere' : '  workload       none (--no-workload)');
       say('Press Ctrl-C to stop.');
       const timer = options.statusInterval > 0 ? setInterval(() => say(statusLine(cluster)), options.statusInterval * 1000) : undefined;
