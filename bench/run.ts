@@ -5,6 +5,7 @@
 const benchmarks: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   'enforcement-launch': () => import('./enforcement-launch.js'),
   extender: () => import('./extender.js'),
+  metrics: () => import('./metrics.js'),
   'node-agent': () => import('./node-agent.js'),
   placement: () => import('./placement.js'),
   simulate: () => import('./simulate.js'),
