@@ -257,6 +257,41 @@ export interface SchedulerMetricsOptions extends AllocationSource {
   readonly onError?: (error: unknown) => void;
 }
 
+/** A label value or HELP text escaped as the text exposition format requires. */
+function escapeLabel(value: string): string {
+  if (!/[\\\n"]/.test(value)) return value;
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function formatValue(value: number): string {
+  if (Number.isFinite(value)) return String(value);
+  return Number.isNaN(value) ? 'NaN' : value > 0 ? '+Inf' : '-Inf';
+}
+
+/**
+ * The allocation families in the Prometheus text format (gauges, HAMi's constant `zone` label
+ * last), written directly: at 1,000 nodes × 8 GPUs they are tens of thousands of series.
+ */
+export function renderAllocation(samples: AllocationSamples): string {
+  const out: string[] = [];
+  // Several families share one labels object per device: format it once.
+  const formatted = new WeakMap<object, string>();
+  for (const name of Object.keys(ALLOCATION_FAMILIES) as AllocationFamily[]) {
+    out.push(`# HELP ${name} ${ALLOCATION_FAMILIES[name].help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} gauge\n`);
+    for (const sample of samples[name]) {
+      let labels = formatted.get(sample.labels);
+      if (labels === undefined) {
+        labels = '';
+        for (const key in sample.labels) labels += `${key}="${escapeLabel(sample.labels[key] ?? '')}",`;
+        formatted.set(sample.labels, labels);
+      }
+      out.push(`${name}{${labels}zone="${ZONE}"} ${formatValue(sample.value)}\n`);
+    }
+    out.push('\n');
+  }
+  return out.join('');
+}
+
 type Result = 'success' | 'failure';
 
 /**
@@ -269,24 +304,11 @@ export class SchedulerMetrics {
   private readonly filterDuration: Histogram<'result'>;
   private readonly bindDuration: Histogram<'result'>;
   private readonly filterFailures: Counter<'reason'>;
-  /** The samples of the scrape in progress, computed once for all the allocation gauges. */
-  private current: AllocationSamples | null = null;
 
   constructor(private readonly options: SchedulerMetricsOptions) {
     const registers = [this.registry];
-    for (const name of Object.keys(ALLOCATION_FAMILIES) as AllocationFamily[]) {
-      const family = ALLOCATION_FAMILIES[name];
-      const gauge: Gauge = new Gauge({
-        name,
-        help: family.help,
-        labelNames: [...family.labels, 'zone'],
-        registers,
-        collect: () => {
-          gauge.reset();
-          for (const s of this.samples()[name]) gauge.set({ ...s.labels, zone: ZONE }, s.value);
-        },
-      });
-    }
+    // The allocation families are rendered by renderAllocation(), not registered: with thousands
+    // of devices, prom-client's per-series label handling took most of a scrape.
     const build = new Gauge({
       name: 'hami_build_info',
       help: 'Build metadata as labels (Node.js replaces HAMi\'s go_version), value 1',
@@ -333,7 +355,6 @@ export class SchedulerMetrics {
   }
 
   private samples(): AllocationSamples {
-    if (this.current) return this.current;
     try {
       return allocationSamples(this.options);
     } catch (error) {
@@ -347,14 +368,15 @@ export class SchedulerMetrics {
     return this.registry.contentType;
   }
 
-  /** The exposition text, the allocation families computed once from the cache as it is now. */
+  /** Every metric family this serves: the registry's and the allocation families. */
+  async familyNames(): Promise<string[]> {
+    return [...(Object.keys(ALLOCATION_FAMILIES) as AllocationFamily[]), ...(await this.registry.getMetricsAsJSON()).map((m) => m.name)];
+  }
+
+  /** The exposition text: the allocation families computed once from the cache as it is now, then the registry's. */
   async scrape(): Promise<string> {
-    this.current = this.samples();
-    try {
-      return await this.registry.metrics();
-    } finally {
-      this.current = null;
-    }
+    const allocation = renderAllocation(this.samples());
+    return `${allocation}${await this.registry.metrics()}`;
   }
 
   /** Records one Filter answer (or, for `'threw'`, an exception). */

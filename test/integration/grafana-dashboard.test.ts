@@ -32,7 +32,8 @@ async function registered(): Promise<Set<string>> {
   const scheduler = new SchedulerMetrics({ cache: new SchedulerCache(new ClusterState(), () => {}), quotas: () => [], quotaResources: [], ready: () => true });
   const node = new NodeMonitor({ nodeName: 'n', hookPath: '/nonexistent', deviceTypes: () => new Map(), pods: () => Promise.resolve(() => undefined) });
   const names = new Set<string>();
-  for (const registry of [scheduler.registry, node.registry]) for (const metric of await registry.getMetricsAsJSON()) names.add(metric.name);
+  for (const name of await scheduler.familyNames()) names.add(name);
+  for (const metric of await node.registry.getMetricsAsJSON()) names.add(metric.name);
   return names;
 }
 
