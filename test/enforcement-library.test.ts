@@ -61,6 +61,9 @@ const exported = [
   'nvmlDeviceGetMemoryInfo_v2',
 ].sort();
 
+/** Cases that measure compute duty cycles in real time. */
+const REAL_TIME = /^(limiter|share)-/;
+
 describe('enforcement library', () => {
   before(() => {
     for (const variant of variants) {
@@ -85,8 +88,17 @@ describe('enforcement library', () => {
   for (const variant of variants) {
     describe(variant, () => {
       for (const name of caseNames()) {
-        test(name, () => {
-          const run = spawnSync(join(native, 'test', 'run.sh'), [variant, name], { encoding: 'utf8' });
+        test(name, (t) => {
+          const once = () => spawnSync(join(native, 'test', 'run.sh'), [variant, name], { encoding: 'utf8' });
+          let run = once();
+          // The compute cases measure duty cycles in real time over about a second; on a shared
+          // 2-core machine another process can take the CPU for part of that second. Such a case
+          // gets one more try, and fails if the second measurement is off too: a broken limiter is
+          // off every time.
+          if (run.status !== 0 && REAL_TIME.test(name)) {
+            t.diagnostic(`${variant} ${name}: first measurement failed, measuring again:\n${run.stdout}${run.stderr}`);
+            run = once();
+          }
           assert.equal(run.status, 0, `${variant} ${name} failed:\n${run.stdout}${run.stderr}`);
         });
       }
