@@ -292,6 +292,20 @@ export function renderAllocation(samples: AllocationSamples): string {
   return out.join('');
 }
 
+/** `verb`, reporting each call's result (or `'threw'`) and its duration in seconds to `observe`. */
+function timed<A, R>(verb: (args: A) => Promise<R>, observe: (result: R | 'threw', seconds: number) => void): (args: A) => Promise<R> {
+  return async (args) => {
+    const start = performance.now();
+    let result: R | 'threw' = 'threw';
+    try {
+      result = await verb(args);
+      return result;
+    } finally {
+      observe(result, (performance.now() - start) / 1000);
+    }
+  };
+}
+
 type Result = 'success' | 'failure';
 
 /**
@@ -394,29 +408,12 @@ export class SchedulerMetrics {
 
   /** The Filter verb, timed and its failures counted. */
   instrumentFilter<A>(filter: (args: A) => Promise<ExtenderFilterResult>): (args: A) => Promise<ExtenderFilterResult> {
-    return async (args) => {
-      const start = performance.now();
-      let result: ExtenderFilterResult | 'threw' = 'threw';
-      try {
-        result = await filter(args);
-        return result;
-      } finally {
-        this.observeFilter(result, (performance.now() - start) / 1000);
-      }
-    };
+    return timed(filter, (result, seconds) => this.observeFilter(result, seconds));
   }
 
+  /** The Bind verb, timed by outcome. */
   instrumentBind<A>(bind: (args: A) => Promise<ExtenderBindingResult>): (args: A) => Promise<ExtenderBindingResult> {
-    return async (args) => {
-      const start = performance.now();
-      let result: ExtenderBindingResult | 'threw' = 'threw';
-      try {
-        result = await bind(args);
-        return result;
-      } finally {
-        this.observeBind(result, (performance.now() - start) / 1000);
-      }
-    };
+    return timed(bind, (result, seconds) => this.observeBind(result, seconds));
   }
 }
 

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '@commander-js/extra-typings';
 
 import { PODS } from '../../apiserver/index.js';
 import { startDemoCluster, type DemoCluster } from '../../demo/cluster/cluster.js';
+import { closeOnSignal } from '../process.js';
 import type { CommandFactory } from './index.js';
 
 function port(value: string): number {
@@ -64,14 +65,12 @@ export const demoCommand: CommandFactory = (program) => {
       say(options.workload ? '  workload       inference shares, notebooks, training jobs and a few pods that fit nowhere' : '  workload       none (--no-workload)');
       say('Press Ctrl-C to stop.');
       const timer = options.statusInterval > 0 ? setInterval(() => say(statusLine(cluster)), options.statusInterval * 1000) : undefined;
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string): void => {
+      await closeOnSignal(
+        () => cluster.close(),
+        (signal) => {
           say(`${signal}: stopping the demo cluster`);
           clearInterval(timer);
-          cluster.close().then(resolve, resolve);
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-      });
+        },
+      );
     });
 };

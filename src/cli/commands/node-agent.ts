@@ -12,6 +12,7 @@ import { DEFAULT_HOOK_LAYOUT } from '../../node-agent/allocate/container-edits.j
 import { startNodeAgent } from '../../node-agent/agent.js';
 import { openBackend } from '../../node-agent/discovery/index.js';
 import { installHook } from '../../node-agent/install.js';
+import { closeOnSignal, logLine as log } from '../process.js';
 import type { CommandFactory } from './index.js';
 import { parseBind } from './scheduler.js';
 
@@ -21,9 +22,6 @@ function milliseconds(value: string): number {
   return n;
 }
 
-function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-}
 
 export const nodeAgentCommand: CommandFactory = (program) => {
   program
@@ -80,14 +78,7 @@ export const nodeAgentCommand: CommandFactory = (program) => {
         `node agent on ${nodeName}: ${agent.devices().length} device(s), ${agent.slots().length} slot(s) advertised` +
           (agent.metricsUrl === null ? '' : `, metrics on ${agent.metricsUrl}/metrics`),
       );
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string): void => {
-          log(`${signal}: shutting down`);
-          agent.close().then(resolve, resolve);
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-      });
+      await closeOnSignal(() => agent.close(), (signal) => log(`${signal}: shutting down`));
     });
 
   program

@@ -9,6 +9,7 @@ import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { DEFAULT_DEVICE_CONFIG, loadDeviceConfig } from '../../config/device-config.js';
 import { loadKubeConfig } from '../../k8s/index.js';
 import { DEFAULT_SCHEDULER_NAME, startScheduler } from '../../scheduler/scheduler.js';
+import { closeOnSignal, logLine as log } from '../process.js';
 import type { CommandFactory } from './index.js';
 
 /** `host:port`, `:port` (all interfaces) or `port`. */
@@ -67,9 +68,6 @@ export const schedulerCommand: CommandFactory = (program) => {
       }
       const config = options.deviceConfig === undefined ? DEFAULT_DEVICE_CONFIG : await loadDeviceConfig(options.deviceConfig);
       const kubeConfig = loadKubeConfig(options.kubeconfig);
-      const log = (line: string): void => {
-        process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-      };
       const metricsBind = options.metrics ? options.metricsBindAddress : false;
       const tls = options.certFile !== undefined && options.keyFile !== undefined ? { certFile: options.certFile, keyFile: options.keyFile } : undefined;
       const running = await startScheduler({
@@ -93,13 +91,6 @@ export const schedulerCommand: CommandFactory = (program) => {
       });
       if (running.metricsUrl !== null) log(`metrics on ${running.metricsUrl}`);
       log(`extender serving on ${running.url}${running.webhookUrl === null ? '' : `, webhook on ${running.webhookUrl}/webhook`}`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string): void => {
-          log(`${signal}: shutting down`);
-          running.close().then(resolve, resolve);
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-      });
+      await closeOnSignal(() => running.close(), (signal) => log(`${signal}: shutting down`));
     });
 };

@@ -11,6 +11,7 @@
  */
 import { PODS, type ApiServer } from '../../apiserver/index.js';
 import { applyJsonPatch } from '../../apiserver/patch.js';
+import { Rng } from '../../sim/rng.js';
 
 export const WORKLOAD_LABEL = 'tessera.io/demo-workload';
 const LIFETIME_ANNOTATION = 'tessera.io/demo-lifetime-seconds';
@@ -30,18 +31,6 @@ export interface WorkloadOptions {
   readonly log?: (line: string) => void;
 }
 
-/** mulberry32: small, seeded, good enough for a demo's choices. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Shape {
   readonly kind: string;
   readonly limits: Record<string, string>;
@@ -53,12 +42,12 @@ export class WorkloadGenerator {
   private running: Promise<void> = Promise.resolve();
   private closed = false;
   private counter = 0;
-  private readonly next: () => number;
+  private readonly rng: Rng;
   /** Pods created so far. */
   created = 0;
 
   constructor(private readonly options: WorkloadOptions) {
-    this.next = random(options.seed ?? 42);
+    this.rng = new Rng(options.seed ?? 42);
   }
 
   start(): void {
@@ -72,11 +61,11 @@ export class WorkloadGenerator {
   }
 
   private pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)] as T;
+    return items[this.rng.int(items.length)] as T;
   }
 
   private shape(): Shape {
-    const r = this.next();
+    const r = this.rng.float();
     if (r < 0.5) {
       const memory = this.pick([2048, 4096, 6144, 8192, 12288, 16384]);
       return { kind: 'infer', limits: { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': String(memory), 'nvidia.com/gpucores': String(this.pick([10, 20, 30, 40])) } };
@@ -84,7 +73,7 @@ export class WorkloadGenerator {
     if (r < 0.72) return { kind: 'notebook', limits: { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem-percentage': this.pick(['25', '50']) } };
     if (r < 0.95) {
       const gpus = this.pick(['1', '1', '2', '2', '4', '8']);
-      const big = this.next() < 0.5;
+      const big = this.rng.float() < 0.5;
       return { kind: 'train', limits: { 'nvidia.com/gpu': gpus }, ...(big && { annotations: { 'nvidia.com/use-gputype': 'A100,H100' } }) };
     }
     return { kind: 'huge', limits: { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '200000' } };
@@ -114,7 +103,7 @@ export class WorkloadGenerator {
     const namespace = this.pick(this.options.namespaces);
     const name = `${shape.kind}-${String(++this.counter).padStart(4, '0')}`;
     const [low, high] = this.options.lifetimeSeconds ?? [30, 120];
-    const lifetime = Math.round(low + this.next() * (high - low));
+    const lifetime = Math.round(low + this.rng.float() * (high - low));
     const pod = {
       apiVersion: 'v1',
       kind: 'Pod',
