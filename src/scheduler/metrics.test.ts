@@ -8,12 +8,14 @@ import { gpu, node } from '../core/testing/builders.js';
 import { quotaResourcesFromConfig, type QuotaResources, type ResourceQuotaLike } from '../webhook/quota.js';
 import { filterResult } from './extender-wire.js';
 import {
+  AllocationText,
   allocationSamples,
   filterFailureReasons,
   filterSucceeded,
   MIB,
   quotaSamples,
   reasonTokens,
+  renderAllocation,
   type Sample,
   SchedulerMetrics,
   startMetricsServer,
@@ -130,6 +132,22 @@ describe('allocationSamples: shares', () => {
     const s = allocationSamples({ cache, quotas: () => [], quotaResources: RESOURCES });
     assert.ok(lines(s.hami_vgpu_memory_allocated_bytes).includes(`${at('default', 'n2', 'uid-anon', 0, 'GPU-n2-0')} → ${String(100 * MIB)}`));
   });
+});
+
+test('AllocationText writes what renderAllocation writes from the samples, also as the cache changes', () => {
+  const cache = cluster();
+  cache.cluster.setNode(node('n3 "quoted"\\', [gpu('GPU-n3-0', { memoryMiB: 0, type: 'odd\ntype' })]));
+  cache.assume('uid-anon', 'n2', [[share('GPU-n2-0', 100, 0)], [share('', 5, 5)]], 0);
+  const quotas: ResourceQuotaLike[] = [{ metadata: { name: 'q', namespace: 'team-a' }, spec: { hard: { 'limits.nvidia.com/gpumem': '30000' } } }];
+  const source = { cache, quotas: () => quotas, quotaResources: RESOURCES };
+  const text = new AllocationText();
+  const same = (when: string): void => assert.equal(text.render(source), renderAllocation(allocationSamples(source)), when);
+  same('first scrape');
+  same('second scrape, from the kept label text');
+  cache.assume('uid-train', 'n1', [[share('GPU-n1-1', 1000, 5)]], 0, 'team-a', 'train-2');
+  cache.forget('uid-infer');
+  cache.cluster.setNode(node('n2', [gpu('GPU-n2-0', { type: T4, memoryMiB: 16384, cores: 200 })]));
+  same('after a pod changed, one left and a node was re-registered');
 });
 
 describe('quota samples', () => {
