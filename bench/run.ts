@@ -3,6 +3,7 @@
  * Benchmarks measure speed goals; tests never do.
  */
 const benchmarks: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
+  dashboard: () => import('./dashboard.js'),
   'enforcement-launch': () => import('./enforcement-launch.js'),
   extender: () => import('./extender.js'),
   metrics: () => import('./metrics.js'),

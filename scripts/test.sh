@@ -6,6 +6,8 @@ shopt -s globstar nullglob
 
 cd "$(dirname "$0")/.."
 
+scripts/ensure-chromium.sh
+
 echo '> typecheck'
 npm run -s typecheck
 

@@ -8,6 +8,8 @@ export const NODE_NVIDIA_SCORE = 'hami.io/node-nvidia-score';
 export const NODE_HANDSHAKE = 'hami.io/node-handshake';
 export const NODE_LOCK = 'hami.io/mutex.lock';
 export const NODE_DEVICE_CORDON = 'hami.io/device-cordon';
+/** Tessera's own: where the node agent's monitor serves `/metrics`, for the scheduler's dashboard. */
+export const NODE_MONITOR_URL = 'tessera.io/node-monitor-url';
 
 export const POD_NODE = 'hami.io/vgpu-node';
 export const POD_TIME = 'hami.io/vgpu-time';

@@ -61,7 +61,16 @@ export interface NodeAgentOptions {
    * Serve the node monitor's `GET /metrics` here (HAMi's vGPUmonitor port is 9394). Absent: no
    * metrics server. `host` @default '0.0.0.0'; `port` @default 9394 (0 picks a free one).
    */
-  readonly metrics?: { readonly host?: string; readonly port?: number };
+  readonly metrics?: {
+    readonly host?: string;
+    readonly port?: number;
+    /**
+     * The `/metrics` URL others reach the monitor at, written to the Node as
+     * `tessera.io/node-monitor-url` for the scheduler's dashboard; `{port}` stands for the port
+     * listened on (e.g. `http://10.0.3.7:{port}/metrics`). Absent: nothing is advertised.
+     */
+    readonly advertiseUrl?: string;
+  };
   readonly log?: (line: string) => void;
   /** For tests: the API client to use instead of one made from {@link kubeConfig}. */
   readonly client?: KubeClient;
@@ -106,6 +115,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<Running
   let slotsText = '';
   let lastNodeSync = 0;
   let syncs = 0;
+  /** Set once the monitor listens, when it is to be advertised. */
+  let monitorUrl: string | undefined;
   const listeners = new Set<() => void>();
 
   const refreshSlots = (): void => {
@@ -143,7 +154,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<Running
     const annotations = node.metadata?.annotations ?? {};
     cordoned = decodeDeviceCordon(annotations[NODE_DEVICE_CORDON]);
     refreshSlots();
-    const patch = registrationPatch(annotations, { devices, links, topologyScore }, new Date());
+    const patch = registrationPatch(annotations, { devices, links, topologyScore, ...(monitorUrl !== undefined && { monitorUrl }) }, new Date());
     if (patch !== undefined) {
       await client.mergePatchNode(options.nodeName, { metadata: { annotations: patch } });
       log(`node-agent: node ${options.nodeName}: updated ${Object.keys(patch).join(', ')}`);
@@ -249,6 +260,11 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<Running
       throw error;
     }
     log(`node-agent: metrics on ${metricsServer.url}/metrics`);
+    const advertise = options.metrics.advertiseUrl;
+    if (advertise !== undefined) {
+      monitorUrl = advertise.replaceAll('{port}', new URL(metricsServer.url).port);
+      await queueRound(true);
+    }
   }
   schedule();
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { NODE_HANDSHAKE, NODE_NVIDIA_REGISTER, NODE_NVIDIA_SCORE } from '../core/annotations.js';
+import { NODE_HANDSHAKE, NODE_MONITOR_URL, NODE_NVIDIA_REGISTER, NODE_NVIDIA_SCORE } from '../core/annotations.js';
 import { encodeNodeRegister } from '../core/codec/index.js';
 import { gpu } from '../core/testing/builders.js';
 import { registrationPatch } from './node-annotations.js';
@@ -48,4 +48,12 @@ test("the scheduler's handshake request is answered once, with the time", () => 
   assert.ok(registrationPatch(deleted, { devices, links: [], topologyScore: true }, NOW)?.[NODE_HANDSHAKE]?.startsWith('Reported '));
   const answered = { ...registered, [NODE_HANDSHAKE]: 'Reported 2026-11-27 10:00:00.25 +0000 UTC' };
   assert.equal(registrationPatch(answered, { devices, links: [], topologyScore: true }, NOW), undefined);
+});
+
+test("the monitor's URL is advertised when given and rewritten only when it changes", () => {
+  const registered = registrationPatch({}, { devices, links: [], topologyScore: true }, NOW) as Record<string, string>;
+  assert.equal(registered[NODE_MONITOR_URL], undefined, 'nothing advertised unless asked');
+  const url = 'http://10.0.3.7:9394/metrics';
+  assert.deepEqual(registrationPatch(registered, { devices, links: [], topologyScore: true, monitorUrl: url }, NOW), { [NODE_MONITOR_URL]: url });
+  assert.equal(registrationPatch({ ...registered, [NODE_MONITOR_URL]: url }, { devices, links: [], topologyScore: true, monitorUrl: url }, NOW), undefined);
 });

@@ -27,6 +27,10 @@ import {
   type ResourceQuota,
   ResilientInformer,
 } from '../k8s/index.js';
+import { NODE_MONITOR_URL } from '../core/annotations.js';
+import type { WaitingPod } from '../dashboard/build-view.js';
+import { Dashboard, type DashboardOptions } from '../dashboard/server.js';
+import { NodeUsageScraper } from '../dashboard/node-usage.js';
 import { type BindDeps, bindPod } from './bind.js';
 import { ExplanationLog, serveExplain } from './explain.js';
 import { extenderHandler, type ExtenderServer, startExtenderServer } from './extender-server.js';
@@ -68,6 +72,11 @@ export interface SchedulerOptions {
    * `:9395`; `port` 0 takes any free port. @default off (the metrics are still recorded)
    */
   readonly metrics?: { readonly host?: string; readonly port?: number };
+  /**
+   * The web dashboard at `/ui` on the metrics port (docs/dashboard.md), with usage read from the
+   * node monitors each node advertises. `false` turns it off. @default on, with metrics
+   */
+  readonly dashboard?: false | Pick<DashboardOptions, 'bundleDir' | 'historyIntervalMs' | 'pushIntervalMs'> & { readonly usageIntervalMs?: number };
   /** Log lines (problems with nodes or pods, leadership changes). @default stderr */
   readonly log?: (line: string) => void;
   readonly now?: () => Date;
@@ -83,6 +92,8 @@ export interface RunningScheduler {
   readonly metricsUrl: string | null;
   /** The scheduler's metrics registry and the Filter and Bind recorders. */
   readonly metrics: SchedulerMetrics;
+  /** The dashboard when served (with metrics, unless turned off). */
+  readonly dashboard: Dashboard | null;
   /** The last Filter and Bind of each pod, as `GET /api/v1/explain/<ns>/<name>` serves them. */
   readonly explanations: ExplanationLog;
   readonly cache: SchedulerCache;
@@ -90,6 +101,23 @@ export interface RunningScheduler {
   ready(): boolean;
   isLeader(): boolean;
   close(): Promise<void>;
+}
+
+/** Pods that ask this scheduler for a node and have none yet (not being deleted). */
+export function waitingPods(pods: readonly Pod[], schedulerName: string): WaitingPod[] {
+  const out: WaitingPod[] = [];
+  for (const pod of pods) {
+    if (pod.spec?.schedulerName !== schedulerName || (pod.spec.nodeName ?? '') !== '' || pod.metadata?.deletionTimestamp !== undefined) continue;
+    const phase = pod.status?.phase;
+    if (phase !== undefined && phase !== 'Pending') continue;
+    const created = new Date(pod.metadata?.creationTimestamp ?? Number.NaN);
+    out.push({
+      namespace: pod.metadata?.namespace ?? 'default',
+      name: pod.metadata?.name ?? '',
+      createdAt: Number.isNaN(created.getTime()) ? null : created.toISOString(),
+    });
+  }
+  return out;
 }
 
 function ref(pod: PodObject): { kind: 'Pod'; name: string; namespace: string; uid?: string } {
@@ -211,6 +239,31 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     onError: (error) => log(`metrics: ${String(error)}`),
   });
 
+  const dashboardOptions = options.metrics && options.dashboard !== false ? (options.dashboard ?? {}) : null;
+  const scraper = dashboardOptions
+    ? new NodeUsageScraper({
+        targets: function* () {
+          for (const node of nodes.list()) {
+            const name = node.metadata?.name ?? '';
+            const url = node.metadata?.annotations?.[NODE_MONITOR_URL];
+            if (url !== undefined && url !== '' && cluster.node(name) !== undefined) yield { node: name, url };
+          }
+        },
+        ...(dashboardOptions.usageIntervalMs !== undefined && { intervalMs: dashboardOptions.usageIntervalMs }),
+      })
+    : null;
+  const dashboard = dashboardOptions
+    ? new Dashboard({
+        ...dashboardOptions,
+        cluster,
+        owner: (key) => cache.allocation(key),
+        usage: (node) => scraper?.get(node),
+        waiting: () => waitingPods(pods.list(), component),
+        explanation: (namespace, name) => explanations.get(namespace, name),
+        now,
+      })
+    : null;
+
   let server: Pick<ExtenderServer, 'url' | 'close'> | undefined;
   let webhook: WebhookServer | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -263,8 +316,10 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
       metricsServer = await startMetricsServer(metrics, {
         ...options.metrics,
         onError: (error) => log(`metrics: ${String(error)}`),
-        routes: (request, response) => serveExplain(explanations, request, response),
+        routes: (request, response) => serveExplain(explanations, request, response) || (dashboard?.route(request, response) ?? false),
       });
+      scraper?.start();
+      dashboard?.start();
     }
   } catch (error) {
     await Promise.all([
@@ -285,11 +340,13 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     metricsUrl: metricsServer?.url ?? null,
     metrics,
     explanations,
+    dashboard,
     cache,
     ready,
     isLeader: () => leading,
     close: async () => {
-      await Promise.all([extender.close(), webhook !== extender ? webhook?.close() : undefined, metricsServer?.close()]);
+      dashboard?.stop();
+      await Promise.all([extender.close(), webhook !== extender ? webhook?.close() : undefined, metricsServer?.close(), scraper?.stop()]);
       await elector?.stop();
       await follower?.stop();
       await Promise.race([recorder.flush(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);

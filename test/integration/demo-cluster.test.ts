@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 import { NODES, PODS } from '../../src/apiserver/index.js';
 import { POD_BIND_PHASE } from '../../src/core/annotations.js';
+import type { DashboardView } from '../../src/dashboard/view.js';
 import { startDemoCluster } from '../../src/demo/cluster/cluster.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -47,6 +48,19 @@ test('pods run on shared GPUs, one that fits nowhere waits with reasons, kubectl
       const stored = cluster.api.store.get(NODES, '', node.name) as { status: { allocatable: Record<string, string> } };
       assert.equal(stored.status.allocatable['nvidia.com/gpu'], String(node.gpus * 10), `${node.name} advertises split-count slots`);
     }
+    // Usage flows from the mock GPUs through each node's monitor to the scheduler's dashboard.
+    const dashboardUrl = (cluster.scheduler.metricsUrl ?? '').replace(/\/metrics$/, '/api/v1/dashboard');
+    let view: DashboardView | undefined;
+    const poll = async (): Promise<boolean> => {
+      view = (await (await fetch(dashboardUrl)).json()) as DashboardView;
+      return view.nodes.every((n) => n.usageProblem === null) && (view.totals.memoryUsedMiB ?? 0) > 0;
+    };
+    const end = Date.now() + 30_000;
+    while (!(await poll()) && Date.now() < end) await new Promise((r) => setTimeout(r, 250));
+    assert.ok(view !== undefined && (view.totals.memoryUsedMiB ?? 0) > 0, `the dashboard shows memory in use: ${JSON.stringify(view?.totals)}`);
+    assert.ok((view.totals.memoryUsedMiB ?? 0) <= view.totals.memoryAllocatedMiB, 'the demo pods use less than they hold');
+    assert.deepEqual(view.nodes.map((n) => n.name), cluster.nodes.map((n) => n.name).sort());
+
     // The generator's "huge" pods ask for more memory than any GPU has.
     await until('a pod that fits nowhere', () => pods().some((p) => p.metadata.name.startsWith('huge-') && p.status?.conditions?.some((c) => c.reason === 'Unschedulable')), 60_000);
     const huge = pods().find((p) => p.metadata.name.startsWith('huge-') && p.status?.conditions?.some((c) => c.reason === 'Unschedulable'));
@@ -71,6 +85,7 @@ test('tessera demo prints where to reach the cluster, reports status, and exits 
   try {
     await until('the status line', () => /pods: \d+ running, \d+ pending, \d+ failed; GPU memory allocated \d+% of \d+ GiB/.test(output), 40_000);
     assert.match(output, /Tessera demo cluster: 4 nodes, 32 GPUs/);
+    assert.match(output, /dashboard {6}http:\/\/127\.0\.0\.1:\d+\/ui\n/);
     assert.match(output, /API server {5}http:\/\/127\.0\.0\.1:\d+ {4}kubectl --server http:\/\/127\.0\.0\.1:\d+ get pods -A/);
     assert.match(output, /explain {8}tessera explain <namespace>\/<pod> --server http:\/\/127\.0\.0\.1:\d+/);
   } finally {

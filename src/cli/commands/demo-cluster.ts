@@ -40,7 +40,7 @@ export const demoCommand: CommandFactory = (program) => {
     .command('demo')
     .description('run the embedded demo cluster: an API server, the scheduler and webhook, 4 GPU nodes with node agents on mock GPUs, and a workload, until Ctrl-C')
     .option('--api-port <port>', 'API server port (0: any free port)', port, 0)
-    .option('--metrics-port <port>', "the scheduler's metrics and explain port (0: any free port)", port, 0)
+    .option('--metrics-port <port>', "the scheduler's dashboard, metrics and explain port (0: any free port)", port, 0)
     .option('--status-interval <seconds>', 'print a status line this often (0: never)', (v) => Number(v), 10)
     .option('--no-workload', 'start no workload: submit pods yourself with kubectl')
     .option('--verbose', "print every component's log lines")
@@ -58,6 +58,7 @@ export const demoCommand: CommandFactory = (program) => {
       const base = metrics.replace(/\/metrics$/, '');
       const gpus = cluster.nodes.reduce((n, node) => n + node.gpus, 0);
       say(`Tessera demo cluster: ${cluster.nodes.length} nodes, ${gpus} GPUs (${cluster.nodes.map((n) => n.name).join(', ')})`);
+      say(`  dashboard      ${base}/ui`);
       say(`  API server     ${cluster.api.url}    kubectl --server ${cluster.api.url} get pods -A`);
       say(`  metrics        ${metrics}`);
       say(`  explain        tessera explain <namespace>/<pod> --server ${base}`);

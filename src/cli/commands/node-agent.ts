@@ -16,6 +16,18 @@ import { closeOnSignal, logLine as log } from '../process.js';
 import type { CommandFactory } from './index.js';
 import { parseBind } from './scheduler.js';
 
+/** An http(s) URL, `{port}` allowed in place of the port. */
+function advertiseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value.replaceAll('{port}', '9394'));
+  } catch {
+    throw new InvalidArgumentError(`'${value}' is not a URL; write e.g. http://10.0.3.7:{port}/metrics`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`'${value}' is not an http(s) URL`);
+  return value;
+}
+
 function milliseconds(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 10) throw new InvalidArgumentError(`'${value}' is not a duration: write whole milliseconds, at least 10 (e.g. 5000).`);
@@ -46,6 +58,11 @@ export const nodeAgentCommand: CommandFactory = (program) => {
     .option('--register-interval <ms>', 'longest time between two reads of the Node', milliseconds, 30_000)
     .option('--metrics-bind-address <address>', "serve the node monitor's GET /metrics (HAMi's vGPUmonitor metrics) here", parseBind, parseBind(':9394'))
     .option('--no-metrics', 'do not serve metrics')
+    .option(
+      '--metrics-advertise-url <url>',
+      "the monitor's /metrics URL as the scheduler's dashboard reaches it, written to the Node ({port}: the port listened on); the DaemonSet passes http://$(POD_IP):{port}/metrics",
+      advertiseUrl,
+    )
     .action(async (options) => {
       const nodeName = options.nodeName ?? process.env.NODE_NAME;
       if (nodeName === undefined || nodeName === '') {
@@ -71,7 +88,9 @@ export const nodeAgentCommand: CommandFactory = (program) => {
         topologyScore: options.topologyScore,
         healthIntervalMs: options.healthInterval,
         registerIntervalMs: options.registerInterval,
-        ...(options.metrics && { metrics: options.metricsBindAddress }),
+        ...(options.metrics && {
+          metrics: { ...options.metricsBindAddress, ...(options.metricsAdvertiseUrl !== undefined && { advertiseUrl: options.metricsAdvertiseUrl }) },
+        }),
         log,
       });
       log(

@@ -16,7 +16,8 @@ import { openBackend } from '../../node-agent/discovery/index.js';
 import { DEFAULT_SCHEDULER_NAME, startScheduler, type RunningScheduler } from '../../scheduler/scheduler.js';
 import { KubeSchedulerStandIn } from './kube-scheduler.js';
 import { DemoKubelet } from './kubelet.js';
-import { DEMO_NODES, type DemoNode } from './mock-gpus.js';
+import { DEMO_NODES, devicesYaml, type DemoNode } from './mock-gpus.js';
+import { DemoUsage } from './usage.js';
 import { WorkloadGenerator } from './workload.js';
 
 export const DEMO_NAMESPACES = ['team-vision', 'team-llm', 'research'] as const;
@@ -24,7 +25,7 @@ export const DEMO_NAMESPACES = ['team-vision', 'team-llm', 'research'] as const;
 export interface DemoClusterOptions {
   /** API server port. @default 0 (any free port) */
   readonly apiPort?: number;
-  /** Scheduler metrics and explain port. @default 0 */
+  /** Scheduler metrics, explain and dashboard port. @default 0 */
   readonly metricsPort?: number;
   /** Run the workload generator. @default true */
   readonly workload?: boolean;
@@ -34,6 +35,10 @@ export interface DemoClusterOptions {
   readonly intervalMs?: number;
   readonly lifetimeSeconds?: readonly [number, number];
   readonly seed?: number;
+  /** Where the dashboard's bundle is. @default dist/ui */
+  readonly bundleDir?: string;
+  /** How often the mock GPUs' usage is rewritten. @default 2000 */
+  readonly usageIntervalMs?: number;
   readonly nodes?: readonly DemoNode[];
   readonly log?: (line: string) => void;
 }
@@ -72,13 +77,15 @@ export async function startDemoCluster(options: DemoClusterOptions = {}): Promis
       });
     }
     const agents: RunningNodeAgent[] = [];
+    const deviceFiles: { node: DemoNode; path: string }[] = [];
     const kubelets: DemoKubelet[] = [];
     for (const node of nodes) {
       const home = join(dir, node.name);
       const pluginDir = join(home, 'dp');
       mkdirSync(pluginDir, { recursive: true });
       const devices = join(home, 'devices.yaml');
-      writeFileSync(devices, `${node.devices}\n`);
+      writeFileSync(devices, devicesYaml(node));
+      deviceFiles.push({ node, path: devices });
       const kubelet = await DemoKubelet.start({ api, nodeName: node.name, pluginDir, log });
       closers.push(() => kubelet.close());
       kubelets.push(kubelet);
@@ -90,7 +97,7 @@ export async function startDemoCluster(options: DemoClusterOptions = {}): Promis
         layout: { hookPath: join(home, 'vgpu'), library: 'libtessera.so' },
         healthIntervalMs: 1000,
         registerIntervalMs: 5000,
-        metrics: { host: '127.0.0.1', port: 0 },
+        metrics: { host: '127.0.0.1', port: 0, advertiseUrl: 'http://127.0.0.1:{port}/metrics' },
         log,
       });
       closers.push(() => agent.close());
@@ -101,8 +108,13 @@ export async function startDemoCluster(options: DemoClusterOptions = {}): Promis
       log,
       webhook: { port: 0 },
       metrics: { host: '127.0.0.1', port: options.metricsPort ?? 0 },
+      dashboard: { usageIntervalMs: 2000, historyIntervalMs: 2000, ...(options.bundleDir !== undefined && { bundleDir: options.bundleDir }) },
     });
     closers.push(() => scheduler.close());
+    // The GPUs report usage that follows what is placed on them, as real ones would.
+    const usage = new DemoUsage(scheduler.cache.cluster, deviceFiles, options.usageIntervalMs ?? 2000);
+    usage.start();
+    closers.push(async () => usage.stop());
     const kubeScheduler = new KubeSchedulerStandIn({ api, extenderUrl: scheduler.url, schedulerName: DEFAULT_SCHEDULER_NAME, log });
     kubeScheduler.start();
     closers.push(() => kubeScheduler.close());

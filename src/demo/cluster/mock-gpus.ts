@@ -1,19 +1,36 @@
 /**
  * The demo cluster's hardware: four GPU nodes of eight mixed GPUs, written as the node agent's mock
- * device files (docs/node-agent.md, "Mock devices").
+ * device files (docs/node-agent.md, "Mock devices"). Each GPU is its own entry so that its usage
+ * can be rewritten while the demo runs (usage.ts); UUIDs derive from the node name and index, so
+ * they stay the same across rewrites.
  */
+
+export interface DemoGpu {
+  /** Product name as NVML reports it. */
+  readonly name: string;
+  readonly memoryMiB: number;
+  readonly numa: number;
+}
 
 export interface DemoNode {
   readonly name: string;
-  /** The mock devices file's YAML. */
-  readonly devices: string;
   readonly gpus: number;
+  readonly devices: readonly DemoGpu[];
+  /** The `links:` section's lines. */
+  readonly links: readonly string[];
+}
+
+/** What the monitor is to report for one GPU. */
+export interface GpuUsage {
+  readonly memoryUsedMiB: number;
+  /** Percent. */
+  readonly utilization: number;
 }
 
 /** NVLink pairs (0-1, 2-3, …) of `count` GPUs, `links` NVLinks each. */
-function pairs(count: number, links: number, offset = 0): string[] {
+function pairs(count: number, links: number): string[] {
   const out: string[] = [];
-  for (let i = 0; i + 1 < count; i += 2) out.push(`  - between: [${offset + i}, ${offset + i + 1}]`, `    nvlinks: ${links}`);
+  for (let i = 0; i + 1 < count; i += 2) out.push(`  - between: [${i}, ${i + 1}]`, `    nvlinks: ${links}`);
   return out;
 }
 
@@ -24,35 +41,35 @@ function nvswitch(count: number, links: number): string[] {
   return out;
 }
 
-function gpus(name: string, memoryMiB: number, count: number, numa: number, usedMiB: number, utilization: number): string[] {
-  return [
-    `  - name: ${name}`,
-    `    memoryMiB: ${memoryMiB}`,
-    `    count: ${count}`,
-    `    numa: ${numa}`,
-    `    usage: { memoryUsedMiB: ${usedMiB}, utilization: ${utilization}, memoryUtilization: ${Math.round(utilization / 2)} }`,
-  ];
+function gpus(name: string, memoryMiB: number, count: number, numa: number): DemoGpu[] {
+  return Array.from({ length: count }, () => ({ name, memoryMiB, numa }));
+}
+
+function demoNode(name: string, devices: DemoGpu[], links: string[] = []): DemoNode {
+  return { name, gpus: devices.length, devices, links };
+}
+
+/** The node's mock devices file, with `usage[i]` reported for GPU i (zeros where absent). */
+export function devicesYaml(node: DemoNode, usage: readonly (GpuUsage | undefined)[] = []): string {
+  const lines = ['devices:'];
+  node.devices.forEach((d, i) => {
+    const u = usage[i] ?? { memoryUsedMiB: 0, utilization: 0 };
+    const memory = Math.min(d.memoryMiB, Math.max(0, Math.round(u.memoryUsedMiB)));
+    const utilization = Math.min(100, Math.max(0, Math.round(u.utilization)));
+    lines.push(
+      `  - name: ${d.name}`,
+      `    memoryMiB: ${d.memoryMiB}`,
+      `    numa: ${d.numa}`,
+      `    usage: { memoryUsedMiB: ${memory}, utilization: ${utilization}, memoryUtilization: ${Math.round(utilization / 2)} }`,
+    );
+  });
+  if (node.links.length > 0) lines.push('links:', ...node.links);
+  return `${lines.join('\n')}\n`;
 }
 
 export const DEMO_NODES: readonly DemoNode[] = [
-  {
-    name: 'gpu-a100',
-    gpus: 8,
-    devices: ['devices:', ...gpus('NVIDIA A100-SXM4-80GB', 81920, 4, 0, 0, 0), ...gpus('NVIDIA A100-SXM4-80GB', 81920, 4, 1, 0, 0), 'links:', ...pairs(8, 12)].join('\n'),
-  },
-  {
-    name: 'gpu-h100',
-    gpus: 8,
-    devices: ['devices:', ...gpus('NVIDIA H100 80GB HBM3', 81920, 4, 0, 0, 0), ...gpus('NVIDIA H100 80GB HBM3', 81920, 4, 1, 0, 0), 'links:', ...nvswitch(8, 18)].join('\n'),
-  },
-  {
-    name: 'gpu-mixed',
-    gpus: 8,
-    devices: ['devices:', ...gpus('NVIDIA A10', 24576, 4, 0, 0, 0), ...gpus('NVIDIA L4', 23034, 4, 1, 0, 0)].join('\n'),
-  },
-  {
-    name: 'gpu-t4',
-    gpus: 8,
-    devices: ['devices:', ...gpus('Tesla T4', 15360, 8, 0, 0, 0)].join('\n'),
-  },
+  demoNode('gpu-a100', [...gpus('NVIDIA A100-SXM4-80GB', 81920, 4, 0), ...gpus('NVIDIA A100-SXM4-80GB', 81920, 4, 1)], pairs(8, 12)),
+  demoNode('gpu-h100', [...gpus('NVIDIA H100 80GB HBM3', 81920, 4, 0), ...gpus('NVIDIA H100 80GB HBM3', 81920, 4, 1)], nvswitch(8, 18)),
+  demoNode('gpu-mixed', [...gpus('NVIDIA A10', 24576, 4, 0), ...gpus('NVIDIA L4', 23034, 4, 1)]),
+  demoNode('gpu-t4', gpus('Tesla T4', 15360, 8, 0)),
 ];
