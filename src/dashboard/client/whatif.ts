@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 
 import { count } from './format.js';
 import { html } from './html.js';
-import type { WhatIfView } from '../view.js';
+import type { WhatIfError, WhatIfView } from '../view.js';
 
 type Answer = { readonly kind: 'idle' } | { readonly kind: 'loading' } | { readonly kind: 'done'; readonly view: WhatIfView } | { readonly kind: 'error'; readonly message: string };
 
@@ -15,13 +15,17 @@ interface Shape {
 
 const DEFAULTS: Shape = { gpus: '1', memory: '8192', cores: '25', type: '' };
 
+function isError(body: unknown): body is WhatIfError {
+  return typeof body === 'object' && body !== null && 'error' in body && typeof body.error === 'string';
+}
+
 async function ask(url: string, shape: Shape, signal: AbortSignal): Promise<Answer> {
   const query = new URLSearchParams({ gpus: shape.gpus, memory: shape.memory, cores: shape.cores });
   if (shape.type.trim() !== '') query.set('type', shape.type.trim());
   const response = await fetch(`${url}?${query.toString()}`, { signal, headers: { Accept: 'application/json' } });
   const body: unknown = await response.json().catch(() => null);
   if (response.ok) return { kind: 'done', view: body as WhatIfView };
-  const message = typeof body === 'object' && body !== null && 'error' in body && typeof body.error === 'string' ? body.error : `The server answered ${response.status}.`;
+  const message = isError(body) ? body.error : `The server answered ${response.status}.`;
   return { kind: 'error', message };
 }
 
