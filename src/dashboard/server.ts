@@ -28,6 +28,9 @@ import { parseShape, whatIf } from './what-if.js';
 
 const gzipAsync = promisify(gzip);
 
+/** How long after the last request the document is still prepared ahead of the next. */
+const WATCHED_MS = 5 * 60_000;
+
 export const DASHBOARD_PATH = '/ui';
 export const DASHBOARD_API = '/api/v1/dashboard';
 
@@ -133,6 +136,8 @@ export class Dashboard {
   private generatedAt = '';
   private json = '';
   private gzipped: { readonly version: number; readonly body: Promise<Buffer> } | null = null;
+  /** When the document was last asked for (Unix ms). */
+  private lastRequestAt = 0;
   private version = 0;
   private readonly assets = new Map<string, Buffer | null>();
   private readonly nodeViews = new NodeViews();
@@ -165,6 +170,16 @@ export class Dashboard {
 
   private sample(): void {
     this.history.record(this.now().getTime(), this.totalsNow());
+    // Every sample makes a new version: while someone looks, prepare it now, off the path of
+    // their next request; nobody looking, nothing is built.
+    if (this.clients.size > 0 || Date.now() - this.lastRequestAt < WATCHED_MS) void this.gzipDocument().catch(() => {});
+  }
+
+  /** The current document gzipped, made once per version. */
+  private gzipDocument(): Promise<Buffer> {
+    const { view, json } = this.snapshot();
+    if (this.gzipped?.version !== view.version) this.gzipped = { version: view.version, body: gzipAsync(json, { level: 1 }) };
+    return this.gzipped.body;
   }
 
   /**
@@ -238,14 +253,14 @@ export class Dashboard {
    * JSON that shrinks about tenfold, and the compressed copy is kept until the document changes.
    */
   private async sendDocument(request: IncomingMessage, response: ServerResponse, head: boolean): Promise<void> {
-    const { view, json } = this.snapshot();
+    this.lastRequestAt = Date.now();
     const headers = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Vary: 'Accept-Encoding' };
     if (!/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) {
+      const { json } = this.snapshot();
       response.writeHead(200, { ...headers, 'Content-Length': Buffer.byteLength(json) }).end(head ? undefined : json);
       return;
     }
-    if (this.gzipped?.version !== view.version) this.gzipped = { version: view.version, body: gzipAsync(json, { level: 1 }) };
-    const body = await this.gzipped.body;
+    const body = await this.gzipDocument();
     response.writeHead(200, { ...headers, 'Content-Encoding': 'gzip', 'Content-Length': body.length }).end(head ? undefined : body);
   }
 
