@@ -4,7 +4,10 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 
 import { ClusterState } from '../core/placement/cluster.js';
-import { gpu, node } from '../core/testing/builders.js';
+import { PlacementEngine } from '../core/placement/engine.js';
+import { podRequest } from '../core/request.js';
+import { gpu, node, pod } from '../core/testing/builders.js';
+import { nvidiaVendor } from '../core/vendors/nvidia.js';
 import { parseShape, podsFromRoom, whatIf } from './what-if.js';
 
 const grant = (id: string, memoryMiB: number, cores: number) => [[{ id, vendor: 'NVIDIA', memoryMiB, cores }]];
@@ -64,4 +67,31 @@ test('parseShape reads the query and names a bad parameter with its value', () =
   assert.deepEqual(parseShape(new URLSearchParams('gpus=0&memory=1')), { error: 'gpus="0" is not a whole number from 1 to 64' });
   assert.deepEqual(parseShape(new URLSearchParams('cores=2.5')), { error: 'cores="2.5" is not a whole number from 0 to 100' });
   assert.match((parseShape(new URLSearchParams('gpus=1')) as { error: string }).error, /give memory/);
+});
+
+test('whatIf agrees with the placement engine placing pod after pod until none fits', () => {
+  // One GPU per pod: the engine, placing greedily, reaches the count exactly. Several GPUs: the
+  // engine's policy picks devices without looking ahead, so it may place fewer, never more.
+  fc.assert(
+    fc.property(
+      fc.array(fc.array(fc.record({ memory: fc.constantFrom(16000, 24000, 40000), split: fc.integer({ min: 1, max: 6 }), used: fc.integer({ min: 0, max: 3 }) }), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 3 }),
+      fc.record({ gpus: fc.integer({ min: 1, max: 2 }), memoryMiB: fc.constantFrom(3000, 7000, 12000), cores: fc.constantFrom(0, 20, 35, 100) }),
+      (nodes, shape) => {
+        const cluster = new ClusterState();
+        nodes.forEach((devices, n) => {
+          cluster.setNode(node(`n${String(n)}`, devices.map((d, i) => gpu(`g${String(n)}-${String(i)}`, { memoryMiB: d.memory, splitCount: d.split }))));
+          devices.forEach((d, i) => {
+            for (let k = 0; k < Math.min(d.used, d.split); k++) cluster.addPod(`n${String(n)}`, `old-${String(n)}-${String(i)}-${String(k)}`, grant(`g${String(n)}-${String(i)}`, 2000, 10), 0);
+          });
+        });
+        const expected = whatIf(cluster.nodes, { ...shape, type: null }).withSharing;
+        const engine = new PlacementEngine(cluster, [nvidiaVendor()]);
+        let placed = 0;
+        while (placed <= expected && engine.place(`new-${String(placed)}`, podRequest(pod().gpu(shape.gpus).mem(shape.memoryMiB).cores(shape.cores).build(), [nvidiaVendor()])).placement !== null) placed++;
+        if (shape.gpus === 1) assert.equal(placed, expected);
+        else assert.ok(placed <= expected, `engine placed ${String(placed)}, whatIf said at most ${String(expected)}`);
+      },
+    ),
+    { numRuns: 150 },
+  );
 });
