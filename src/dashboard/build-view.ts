@@ -5,7 +5,7 @@
  */
 import type { ClusterState, NodeState } from '../core/placement/cluster.js';
 import type { Explanation } from '../scheduler/explain.js';
-import type { GpuView, HistoryView, NodeView, PendingView, ShareView, Totals } from './view.js';
+import { byText, type GpuView, type HistoryView, type NodeView, type PendingView, type ShareView, type Totals } from './view.js';
 import type { NodeUsage } from './node-usage.js';
 
 /** Who holds a cache key: a pod's namespace and name. */
@@ -85,10 +85,6 @@ export function buildNode(node: NodeState, usage: NodeUsage | undefined, owner: 
   return { name: node.name, gpus, usageProblem: usage === undefined ? NO_MONITOR : usage.problem };
 }
 
-function byText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /**
  * Every node's view and its JSON, kept between documents: a node is built again only when its
  * allocations changed (the node state's version moves on every pod placed or removed, and a node
@@ -132,7 +128,7 @@ export function buildPending(inputs: Pick<ViewInputs, 'waiting' | 'explanation'>
         failedNodes: explanation?.filter?.failedNodes ?? {},
       };
     })
-    .sort((a, b) => (a.since ?? '').localeCompare(b.since ?? '') || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+    .sort((a, b) => byText(a.since ?? '', b.since ?? '') || byText(a.namespace, b.namespace) || byText(a.name, b.name));
 }
 
 export function totalsOf(nodes: readonly NodeView[], pods: number, pending: number): Totals {

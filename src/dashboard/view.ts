@@ -143,5 +143,10 @@ export function podsOf(nodes: readonly NodeView[]): PodView[] {
       }
     }
   }
-  return [...pods.values()].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  return [...pods.values()].sort((a, b) => byText(a.namespace, b.namespace) || byText(a.name, b.name));
+}
+
+/** Code-unit order: Kubernetes names are ASCII, and localeCompare costs a lot over thousands of pods. */
+export function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

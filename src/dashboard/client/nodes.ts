@@ -10,10 +10,10 @@ import type { NodeView } from '../view.js';
 /** Cards per page: a thousand nodes would mean tens of thousands of elements, and a slow page. */
 const PAGE = 30;
 /**
- * Cards whose GPU rows are built at once, enough to fill a large screen; the others build theirs
+ * Cards whose GPU rows are built at once, about a screenful (two rows of three); the others build theirs
  * as they scroll near, which keeps the first render (and each live update) a fraction of the cost.
  */
-const EAGER = 12;
+const EAGER = 6;
 
 interface NodeCardProps {
   readonly node: NodeView;

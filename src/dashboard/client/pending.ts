@@ -6,7 +6,7 @@ import { html } from './html.js';
 import type { PendingView } from '../view.js';
 
 // Rows at first and per "show more": hundreds of rows would cost the first render more than they tell.
-const PAGE = 50;
+const PAGE = 25;
 /** How often "waiting for" moves on by itself; minutes are its usual grain. */
 const TICK_MS = 15_000;
 

@@ -6,7 +6,7 @@ import { html } from './html.js';
 import type { PodView } from '../view.js';
 
 // Rows at first and per "show more"; the filter finds the rest.
-const PAGE = 50;
+const PAGE = 25;
 
 function matches(pod: PodView, q: string): boolean {
   return (
