@@ -19,6 +19,30 @@ export interface WaitingPod extends PodIdentity {
   readonly createdAt: string | null;
 }
 
+/** The parts of a Pod {@link waitingPods} reads; a client-node `V1Pod` fits as is. */
+export interface WaitingPodObject {
+  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly creationTimestamp?: Date | string; readonly deletionTimestamp?: Date | string };
+  readonly spec?: { readonly schedulerName?: string; readonly nodeName?: string };
+  readonly status?: { readonly phase?: string };
+}
+
+/** Pods that ask this scheduler for a node and have none yet (not being deleted). */
+export function waitingPods(pods: readonly WaitingPodObject[], schedulerName: string): WaitingPod[] {
+  const out: WaitingPod[] = [];
+  for (const pod of pods) {
+    if (pod.spec?.schedulerName !== schedulerName || (pod.spec.nodeName ?? '') !== '' || pod.metadata?.deletionTimestamp !== undefined) continue;
+    const phase = pod.status?.phase;
+    if (phase !== undefined && phase !== 'Pending') continue;
+    const created = new Date(pod.metadata?.creationTimestamp ?? Number.NaN);
+    out.push({
+      namespace: pod.metadata?.namespace ?? 'default',
+      name: pod.metadata?.name ?? '',
+      createdAt: Number.isNaN(created.getTime()) ? null : created.toISOString(),
+    });
+  }
+  return out;
+}
+
 export interface ViewInputs {
   readonly cluster: ClusterState;
   /** The pod behind a cache key (undefined: shown under the key itself). */

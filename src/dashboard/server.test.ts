@@ -219,3 +219,13 @@ test('the document is gzipped for clients that take it, and the same for those t
   assert.equal(gunzipSync(zipped.body).toString(), plain.body.toString(), 'nothing changed between the two: same version, same bytes');
   assert.equal((JSON.parse(plain.body.toString()) as DashboardView).version, dashboard.view().version);
 });
+
+test('event streams are capped: one past the limit is told to come back later', async (t) => {
+  const base = await serve(t, new Dashboard({ ...fixture().options, maxStreams: 1 }));
+  const first = await fetch(`${base}/api/v1/dashboard/events`);
+  t.after(() => first.body?.cancel());
+  assert.equal(first.status, 200);
+  const second = await fetch(`${base}/api/v1/dashboard/events`);
+  assert.equal(second.status, 503);
+  assert.match(await second.text(), /^1 dashboards are following this scheduler already; close one, or poll \/api\/v1\/dashboard\n$/);
+});

@@ -55,6 +55,8 @@ export interface DashboardOptions extends DashboardSources {
   readonly historySamples?: number;
   /** @default 2000 */
   readonly pushIntervalMs?: number;
+  /** Open event streams at most, as each is sent the whole document on every change. @default 64 */
+  readonly maxStreams?: number;
   readonly now?: () => Date;
 }
 
@@ -232,6 +234,12 @@ export class Dashboard {
 
   /** `?since=<version>`: the version the client has; the stream's first document is skipped when it is still current. */
   private events(request: IncomingMessage, response: ServerResponse, since: number | null): void {
+    const most = this.options.maxStreams ?? 64;
+    if (this.clients.size >= most) {
+      response.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '30' });
+      response.end(`${String(most)} dashboards are following this scheduler already; close one, or poll ${DASHBOARD_API}\n`);
+      return;
+    }
     response.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
     response.flushHeaders();
     const { view, json } = this.snapshot();

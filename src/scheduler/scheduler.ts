@@ -28,7 +28,7 @@ import {
   ResilientInformer,
 } from '../k8s/index.js';
 import { NODE_MONITOR_URL } from '../core/annotations.js';
-import type { WaitingPod } from '../dashboard/build-view.js';
+import { waitingPods } from '../dashboard/build-view.js';
 import { Dashboard, type DashboardOptions } from '../dashboard/server.js';
 import { NodeUsageScraper } from '../dashboard/node-usage.js';
 import { type BindDeps, bindPod } from './bind.js';
@@ -101,23 +101,6 @@ export interface RunningScheduler {
   ready(): boolean;
   isLeader(): boolean;
   close(): Promise<void>;
-}
-
-/** Pods that ask this scheduler for a node and have none yet (not being deleted). */
-export function waitingPods(pods: readonly Pod[], schedulerName: string): WaitingPod[] {
-  const out: WaitingPod[] = [];
-  for (const pod of pods) {
-    if (pod.spec?.schedulerName !== schedulerName || (pod.spec.nodeName ?? '') !== '' || pod.metadata?.deletionTimestamp !== undefined) continue;
-    const phase = pod.status?.phase;
-    if (phase !== undefined && phase !== 'Pending') continue;
-    const created = new Date(pod.metadata?.creationTimestamp ?? Number.NaN);
-    out.push({
-      namespace: pod.metadata?.namespace ?? 'default',
-      name: pod.metadata?.name ?? '',
-      createdAt: Number.isNaN(created.getTime()) ? null : created.toISOString(),
-    });
-  }
-  return out;
 }
 
 function ref(pod: PodObject): { kind: 'Pod'; name: string; namespace: string; uid?: string } {

@@ -58,7 +58,8 @@ export const schedulerCommand: CommandFactory = (program) => {
     .option('--follow-lease <namespace/name>', "lead while the kube-scheduler in this pod holds this Lease (its holderIdentity starts with --identity + '_'), as HAMi's extender does", parseLeaseRef)
     .option('--identity <id>', 'this replica in the Lease (default: the host name, which in a pod is its name)')
     .option('--metrics-bind-address <address>', "Prometheus metrics (GET /metrics) address, as HAMi's flag; '' turns them off", parseOptionalBind, parseOptionalBind(DEFAULT_METRICS_BIND))
-    .option('--no-metrics', 'do not serve Prometheus metrics')
+    .option('--no-metrics', 'do not serve Prometheus metrics (nor the dashboard, which shares their port)')
+    .option('--no-dashboard', 'do not serve the web dashboard (/ui) on the metrics port, nor read the node monitors for it')
     .action(async (options) => {
       if (options.leaderElect === true && options.followLease !== undefined) {
         throw new InvalidArgumentError('--leader-elect and --follow-lease exclude each other: elect a leader of its own, or follow kube-scheduler\'s.');
@@ -78,6 +79,7 @@ export const schedulerCommand: CommandFactory = (program) => {
         port: options.httpBind.port,
         log,
         ...(metricsBind === false ? {} : { metrics: metricsBind }),
+        ...(options.dashboard === false && { dashboard: false }),
         // HAMi's layout when TLS files come without --webhook-bind: one HTTPS port for everything.
         ...(options.webhookBind === undefined
           ? tls
