@@ -210,3 +210,36 @@ test('a write that loses to unrelated node updates is retried, up to maxAttempts
   assert.match(starved.message, /3 conditional writes of hami\.io\/mutex\.lock lost to concurrent updates/);
   assert.equal(lockValue('gpu-busy'), undefined);
 });
+
+test("the cache's copy of the node: used when it shows no lock; a stale one costs a 409 and the lock is still taken; a lock it shows is read afresh", async () => {
+  node('gpu-cached');
+  const read = (): Node => api.store.get(NODES, '', 'gpu-cached') as Node;
+  let copy: Node | undefined = read();
+  const gets: string[] = [];
+  // The client's methods live on its prototype: wrap it, do not spread it.
+  const counting = Object.assign(Object.create(client) as KubeClient, {
+    getNode: async (name: string) => {
+      gets.push(name);
+      return client.getNode(name);
+    },
+  });
+  const locker = new NodeLocker(counting, { cached: () => copy, retryDelayMs: 0 });
+  const a = owner('cache-a');
+  const b = owner('cache-b');
+
+  assert.deepEqual(await locker.acquire('gpu-cached', a), { acquired: true, how: 'free' });
+  assert.deepEqual(gets, [], 'current copy, no lock on it: one conditional patch, no GET');
+  assert.match(lockValue('gpu-cached') ?? '', /,default,cache-a$/);
+
+  // The copy is from before pod a's lock: its write loses, the fresh read sees a's lock.
+  const refused = await locker.acquire('gpu-cached', b);
+  assert.equal(refused.acquired, false);
+  assert.equal(!refused.acquired && refused.reason, 'held');
+  assert.deepEqual(gets, ['gpu-cached']);
+
+  // A copy showing a lock that is gone by now is not trusted.
+  copy = read();
+  assert.deepEqual(await locker.release('gpu-cached', a), { released: true });
+  assert.deepEqual(await locker.acquire('gpu-cached', b), { acquired: true, how: 'free' });
+  assert.match(lockValue('gpu-cached') ?? '', /,default,cache-b$/);
+});

@@ -68,6 +68,13 @@ export interface NodeLockOptions {
    * random (HAMi: 100 ms, factor 2, jitter 0.5). @default 100
    */
   readonly retryDelayMs?: number;
+  /**
+   * The node as a local cache (an informer) has it. When it shows no lock, the first conditional
+   * write is made against its resourceVersion instead of a fresh GET; if the cache was behind,
+   * the write loses (409) and the lock is taken the usual way at once. A lock the cache shows is
+   * always read afresh: it may be gone already.
+   */
+  readonly cached?: (nodeName: string) => { readonly metadata?: { readonly annotations?: Readonly<Record<string, string>>; readonly resourceVersion?: string } } | undefined;
 }
 
 /** A lock value as the codec reads it, or the reason it cannot. */
@@ -112,6 +119,7 @@ export class NodeLocker {
   private readonly timeoutMs: number;
   private readonly maxAttempts: number;
   private readonly retryDelayMs: number;
+  private readonly cached: NodeLockOptions['cached'];
   /**
    * One operation per node at a time within this process, as HAMi's in-process mutex does: a
    * second bind to the same node waits instead of losing a conflict to its own sibling.
@@ -126,6 +134,7 @@ export class NodeLocker {
     this.timeoutMs = options.timeoutMs ?? NODE_LOCK_TIMEOUT_MS;
     this.maxAttempts = options.maxAttempts ?? 5;
     this.retryDelayMs = options.retryDelayMs ?? 100;
+    this.cached = options.cached;
     if (!(this.timeoutMs >= 0)) throw new RangeError(`node lock: timeoutMs must be >= 0, got ${this.timeoutMs}`);
     if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) {
       throw new RangeError(`node lock: maxAttempts must be a positive integer, got ${this.maxAttempts}`);
@@ -158,6 +167,11 @@ export class NodeLocker {
   private async tryAcquire(nodeName: string, owner: NodeLockOwner): Promise<AcquireResult> {
     // Fails fast on a bad owner, before any request.
     encodeNodeLock(this.now(), owner.namespace, owner.name);
+    const cached = this.cached?.(nodeName);
+    if (cached !== undefined && readLock(cached.metadata?.annotations) === undefined && (cached.metadata?.resourceVersion ?? '') !== '') {
+      const value = encodeNodeLock(this.now(), owner.namespace, owner.name);
+      if (await this.conditionalWrite(nodeName, cached.metadata?.resourceVersion, value)) return { acquired: true, how: 'free' };
+    }
     for (let attempt = 1; ; attempt++) {
       const node = await this.client.getNode(nodeName);
       const found = readLock(node.metadata?.annotations);

@@ -194,7 +194,8 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     now,
     quota: { resources: quotaResourcesFromConfig(config), quotas: (namespace) => quotas.list(namespace) },
   };
-  const locker = new NodeLocker(client, { now });
+  // The node informer's copy spares a GET per bind when it is current (a stale one costs a 409).
+  const locker = new NodeLocker(client, { now, cached: (name) => nodes.get(name) });
   const bindDeps: BindDeps = {
     cache,
     getPod: (r) => pods.get(r.name, r.namespace) ?? null,
