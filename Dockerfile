@@ -5,7 +5,7 @@
 #   docker build -t ghcr.io/tessera/tessera:0.1.0 .
 #   docker run --rm ghcr.io/tessera/tessera:0.1.0 scheduler --help
 
-# --- build: TypeScript to dist/, and the enforcement library (needs gcc and make) ------------
+# --- build: TypeScript to dist/, the enforcement library (needs gcc and make), the dashboard ---
 FROM node:20-bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev make \
@@ -16,6 +16,8 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY native ./native
+# scripts/build-ui.ts bundles the dashboard into dist/ui.
+COPY scripts/build-ui.ts ./scripts/build-ui.ts
 RUN npm run build
 
 # --- runtime: production dependencies and the compiled output only --------------------------
