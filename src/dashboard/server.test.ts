@@ -97,8 +97,8 @@ test('the data endpoint: allocated beside used per GPU, shares by tenant, pendin
   ]);
   assert.deepEqual(view.namespaces, ['research', 'team-llm']);
   assert.deepEqual(podsOf(view.nodes), [
-    { namespace: 'research', name: 'nb', node: 'gpu-a', devices: [{ id: 'GPU-a0', memoryMiB: 5000, cores: 20 }] },
-    { namespace: 'team-llm', name: 'chat', node: 'gpu-a', devices: [{ id: 'GPU-a0', memoryMiB: 10000, cores: 30 }] },
+    { namespace: 'research', name: 'nb', node: 'gpu-a', devices: [{ id: 'GPU-a0', memoryMiB: 5000, cores: 20, memoryUsedMiB: null }] },
+    { namespace: 'team-llm', name: 'chat', node: 'gpu-a', devices: [{ id: 'GPU-a0', memoryMiB: 10000, cores: 30, memoryUsedMiB: 8000 }] },
   ]);
   assert.deepEqual(view, JSON.parse(JSON.stringify(dashboard.view())), 'the JSON assembled from kept pieces is the document');
   assert.equal(view.history.t.length, 1);

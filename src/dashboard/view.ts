@@ -52,8 +52,8 @@ export interface PodView {
   readonly namespace: string;
   readonly name: string;
   readonly node: string;
-  /** Each device the pod holds (its containers' grants summed per device). */
-  readonly devices: readonly { readonly id: string; readonly memoryMiB: number; readonly cores: number }[];
+  /** Each device the pod holds (its containers' grants summed per device), and what it uses there when known. */
+  readonly devices: readonly { readonly id: string; readonly memoryMiB: number; readonly cores: number; readonly memoryUsedMiB: number | null }[];
 }
 
 export interface PendingView {
@@ -129,7 +129,7 @@ export interface WhatIfView {
  * are its charge there.
  */
 export function podsOf(nodes: readonly NodeView[]): PodView[] {
-  const pods = new Map<string, { namespace: string; name: string; node: string; devices: { id: string; memoryMiB: number; cores: number }[] }>();
+  const pods = new Map<string, { namespace: string; name: string; node: string; devices: PodView['devices'][number][] }>();
   for (const node of nodes) {
     for (const gpu of node.gpus) {
       for (const share of gpu.shares) {
@@ -139,7 +139,7 @@ export function podsOf(nodes: readonly NodeView[]): PodView[] {
           pod = { namespace: share.namespace, name: share.pod, node: node.name, devices: [] };
           pods.set(key, pod);
         }
-        pod.devices.push({ id: gpu.id, memoryMiB: share.memoryMiB, cores: share.cores });
+        pod.devices.push({ id: gpu.id, memoryMiB: share.memoryMiB, cores: share.cores, memoryUsedMiB: share.memoryUsedMiB });
       }
     }
   }

@@ -27,7 +27,8 @@ export function Meter({ segments, marker, label }: MeterProps) {
 }
 
 function shareTitle(share: ShareView): string {
-  return `${share.namespace}/${share.pod} · ${share.memoryMiB} MiB · ${share.cores}%`;
+  const used = share.memoryUsedMiB === null ? '' : ` (${Math.round(share.memoryUsedMiB)} used)`;
+  return `${share.namespace}/${share.pod} · ${share.memoryMiB} MiB${used} · ${share.cores}%`;
 }
 
 interface GpuRowProps {

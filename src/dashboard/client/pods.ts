@@ -47,7 +47,7 @@ export function PodTable({ pods, colours }: PodTableProps) {
           <tbody>${shown.map((pod) => html`<tr key=${`${pod.namespace}/${pod.name}`}>
             <td><span class="dot" style=${`background:${colours(pod.namespace)}`}></span>${pod.namespace}/${pod.name}</td>
             <td>${pod.node}</td>
-            <td>${pod.devices.map((d) => html`<span class="chip" title=${d.id}>${shortId(d.id)} · ${d.memoryMiB} MiB · ${d.cores}%</span>`)}</td>
+            <td>${pod.devices.map((d) => html`<span class="chip" title=${d.id}>${shortId(d.id)} · ${d.memoryUsedMiB === null ? '' : `${Math.round(d.memoryUsedMiB)} used of `}${d.memoryMiB} MiB · ${d.cores}%</span>`)}</td>
           </tr>`)}</tbody>
         </table></div>`}
     ${rest > 0 ? html`<button type="button" class="more" onClick=${() => setLimit(limit + PAGE)}>Show ${Math.min(PAGE, rest)} more (${count(rest)} hidden)</button>` : null}
