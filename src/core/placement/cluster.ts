@@ -174,6 +174,8 @@ export class ClusterState {
   private readonly podNode = new Map<string, string>();
   /** Nodes in a stable order: the order of `setNode` calls. */
   nodes: NodeState[] = [];
+  /** Devices over all nodes. */
+  deviceCount = 0;
   /** Nodes by ascending (score, name), kept in order as usage changes. */
   private readonly ordered: NodeState[] = [];
 
@@ -228,6 +230,7 @@ export class ClusterState {
   setNode(inventory: NodeInventory): NodeState {
     const previous = this.byName.get(inventory.name);
     const state = new NodeState(inventory);
+    this.deviceCount += state.devices.length - (previous?.devices.length ?? 0);
     if (previous) {
       this.unfile(previous);
       for (const pod of previous.pods.values()) this.charge(state, pod.key, pod.grants, pod.initContainers, pod.host);
@@ -243,6 +246,7 @@ export class ClusterState {
   removeNode(name: string): void {
     const state = this.byName.get(name);
     if (!state) return;
+    this.deviceCount -= state.devices.length;
     for (const key of state.pods.keys()) this.podNode.delete(key);
     this.unfile(state);
     this.byName.delete(name);

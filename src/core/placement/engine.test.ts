@@ -266,4 +266,25 @@ describe('CPU and memory of the node', () => {
     const binpack = podRequest(pod().resource('cpu', '16').annotate('hami.io/node-scheduler-policy', 'binpack').build(), vendors);
     assert.equal(e.filter(binpack).placement?.node, 'a-gpu-rich');
   });
+
+  test('fragmentation-aware: GPUs of a rare model are kept for the pods that can use nothing else', () => {
+    // One T4 beside 96 cores; four A100s beside 16. Of the pods seen, 7 in 10 take any whole GPU and
+    // 3 in 10 only a whole T4, each with 12 cores. An unconstrained pod on b-a100 leaves too little
+    // CPU to feed its other GPUs (the unconstrained shape's fragmentation rises by 0.7 × 1.5 = 1.05
+    // GPU); on a-t4 it adds none, but takes the only GPU the T4 pods can use. Weighed by frequency
+    // alone, the T4 shape gains 0.3 × 1 GPU from b-a100 (an A100 less that it could never use), and
+    // a-t4 looks cheaper (0 against +0.75). Weighed by scarcity (5 GPUs, 1 of them a T4: × 5) the
+    // gain is 1.5, and b-a100 is chosen (−0.45 against 0).
+    const t4 = { type: 'NVIDIA-Tesla T4', memoryMiB: 15360 };
+    const e = engineWith(
+      [withHost(node('a-t4', [gpu('GPU-t4', t4)]), 96000, 262144), withHost(node('b-a100', [gpu('GPU-1'), gpu('GPU-2'), gpu('GPU-3'), gpu('GPU-4')]), 16000, 262144)],
+      { nodePolicy: 'fragmentation' },
+    );
+    // Enough pods for the shape tracker to publish the mix (it looks again after 64).
+    for (let i = 0; i < 130; i++) {
+      const seen = pod().gpu(1).memPercent(100).cores(100).resource('cpu', '12');
+      e.observe(podRequest((i % 10 < 3 ? seen.annotate('nvidia.com/use-gputype', 'T4') : seen).build(), vendors));
+    }
+    assert.equal(e.filter(podRequest(pod().gpu(1).memPercent(100).cores(100).resource('cpu', '12').build(), vendors)).placement?.node, 'b-a100');
+  });
 });

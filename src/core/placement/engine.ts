@@ -150,7 +150,7 @@ export class PlacementEngine {
         const vendor = shape.ask ? this.vendors.get(shape.ask.vendor) : undefined;
         return d !== undefined && shape.ask !== null && vendor !== undefined && vendor.mayGrant(d, tasks, memoryUsed, coresUsed, shape.ask);
       },
-    });
+    }, { nodes: () => this.cluster.nodes, devices: () => this.cluster.deviceCount });
   }
 
   /** Adds a pod to the shape distribution the fragmentation-aware policy learns from. */
