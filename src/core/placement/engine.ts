@@ -65,10 +65,11 @@ interface Candidate {
 
 type AskFit = { readonly grants: readonly DeviceGrant[]; readonly positions: readonly number[] } | { readonly reason: string };
 
-/** A node's answer for a pod under the fragmentation policy, valid while the node and the shapes are unchanged. */
+/** A node's answer for a pod under the fragmentation policy, valid while the node and the weighted shapes are unchanged. */
 interface CachedFit {
   readonly nodeVersion: number;
-  readonly shapeVersion: number;
+  /** The fragmentation model's {@link FragmentationModel.weightsVersion} the score was worked out with. */
+  readonly weightsVersion: number;
   readonly fit: { readonly grants: DeviceGrant[][]; readonly score: number } | { readonly reason: string };
 }
 
@@ -283,7 +284,7 @@ export class PlacementEngine {
     return true;
   }
 
-  /** The pod's fit on the node and the fragmentation it adds there, from the cache when the node and the shapes are unchanged. */
+  /** The pod's fit on the node and the fragmentation it adds there, from the cache when the node and the weighted shapes are unchanged. */
   private fragmentationFit(
     node: NodeState,
     request: PodRequest,
@@ -293,7 +294,8 @@ export class PlacementEngine {
     cache: WeakMap<NodeState, CachedFit>,
   ): { grants: DeviceGrant[][]; score: number } | { reason: string } {
     const known = cache.get(node);
-    if (known && known.nodeVersion === node.version && known.shapeVersion === this.shapes.version) return known.fit;
+    const weightsVersion = this.fragmentation.weightsVersion();
+    if (known && known.nodeVersion === node.version && known.weightsVersion === weightsVersion) return known.fit;
     const fit = this.fitPod(node, request, chain, weights, order, true);
     let result: CachedFit['fit'];
     if ('reason' in fit) {
@@ -312,7 +314,7 @@ export class PlacementEngine {
       );
       result = { grants: fit.grants, score };
     }
-    cache.set(node, { nodeVersion: node.version, shapeVersion: this.shapes.version, fit: result });
+    cache.set(node, { nodeVersion: node.version, weightsVersion, fit: result });
     return result;
   }
 

@@ -165,6 +165,8 @@ interface NodeTerms {
   nodeVersion: number;
   shapeVersion: number;
   shapes: readonly Shape[];
+  /** The shapes' scarcity factors the value was worked out with (a new array when they change). */
+  factors: Float64Array;
   /** Per shape and device: the size of one copy (memory, compute; memory −1 when the device can never take it). */
   sizeMemory: Float64Array;
   sizeCores: Float64Array;
@@ -197,6 +199,7 @@ export class FragmentationModel {
   private usableScratch = new Float64Array(64);
 
   private scarcity: { readonly shapeVersion: number; readonly devices: number; readonly factors: Float64Array } | null = null;
+  private weightsGeneration = 0;
 
   constructor(
     readonly tracker: ShapeTracker,
@@ -238,7 +241,17 @@ export class FragmentationModel {
       factors[m] = shapes[m]?.ask && u > 0 ? total / u : 1;
     }
     this.scarcity = { shapeVersion: this.tracker.version, devices, factors };
+    this.weightsGeneration++;
     return factors;
+  }
+
+  /**
+   * Changes whenever the weighted shapes do (new shapes, or new scarcity factors after the
+   * cluster's devices changed): scores cached outside the model key on it.
+   */
+  weightsVersion(): number {
+    this.scarcityFactors(this.tracker.shapes());
+    return this.weightsGeneration;
   }
 
   /** Copies of shape m device d could take with this usage. */
@@ -257,8 +270,9 @@ export class FragmentationModel {
 
   private terms(node: NodeState): NodeTerms {
     const known = this.cache.get(node);
-    if (known && known.nodeVersion === node.version && known.shapeVersion === this.tracker.version) return known;
     const shapes = this.tracker.shapes();
+    const factors = this.scarcityFactors(shapes);
+    if (known && known.nodeVersion === node.version && known.shapeVersion === this.tracker.version && known.factors === factors) return known;
     const n = node.devices.length;
     const idle = new Float64Array(n);
     let idleSum = 0;
@@ -276,6 +290,7 @@ export class FragmentationModel {
       nodeVersion: node.version,
       shapeVersion: this.tracker.version,
       shapes,
+      factors,
       sizeMemory,
       sizeCores,
       idle,
@@ -317,7 +332,6 @@ export class FragmentationModel {
     freeCpu: number,
   ): number {
     let value = 0;
-    const factors = this.scarcityFactors(t.shapes);
     for (let m = 0; m < t.shapes.length; m++) {
       const s = t.shapes[m];
       if (!s) continue;
@@ -325,7 +339,7 @@ export class FragmentationModel {
         value += s.weight * idleSum;
         continue;
       }
-      const weight = s.weight * (factors[m] ?? 1);
+      const weight = s.weight * (t.factors[m] ?? 1);
       // A pod that takes several devices needs that many devices' worth of copies.
       const copies = Math.floor((copySum[m] ?? 0) / Math.max(1, s.ask.count));
       let usable = copies > 0 ? (usableSum[m] ?? 0) : 0;
