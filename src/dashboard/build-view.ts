@@ -136,10 +136,6 @@ export class NodeViews {
   }
 }
 
-export function buildNodes(inputs: Pick<ViewInputs, 'cluster' | 'owner' | 'usage'>): NodeView[] {
-  return new NodeViews().build(inputs).views;
-}
-
 export function buildPending(inputs: Pick<ViewInputs, 'waiting' | 'explanation'>): PendingView[] {
   return inputs.waiting
     .map((pod) => {
