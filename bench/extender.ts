@@ -32,11 +32,11 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { NODES, PODS, startApiServer } from '../src/apiserver/index.js';
 import { DEFAULT_DEVICE_CONFIG } from '../src/config/device-config.js';
 import { vendorsFromConfig } from '../src/config/vendors.js';
-import { NODE_LOCK, NODE_NVIDIA_REGISTER } from '../src/core/annotations.js';
-import { encodeNodeRegister } from '../src/core/codec/index.js';
+import { NODE_LOCK } from '../src/core/annotations.js';
 import { PlacementEngine } from '../src/core/placement/engine.js';
 import { podRequest } from '../src/core/request.js';
 import { gpu } from '../src/core/testing/builders.js';
+import { registeredNode } from '../test/support/registered-node.js';
 import { createKubeClient, type KubeClient } from '../src/k8s/index.js';
 import { parseExtenderArgs } from '../src/scheduler/extender-wire.js';
 import { startScheduler } from '../src/scheduler/scheduler.js';
@@ -67,12 +67,7 @@ const nodeName = (n: number): string => `node-${String(n).padStart(4, '0')}`;
 
 function nodeObject(name: string): JsonObject {
   const devices = Array.from({ length: GPUS_PER_NODE }, (_, i) => gpu(`GPU-${name}-${String(i)}`, { index: i, type: 'NVIDIA-NVIDIA H100 80GB HBM3', memoryMiB: 81920, splitCount: 10, numa: i < 4 ? 0 : 1 }));
-  return {
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: { name, annotations: { [NODE_NVIDIA_REGISTER]: encodeNodeRegister(devices) } },
-    status: { allocatable: { cpu: '128', memory: '1Ti', pods: '110', 'nvidia.com/gpu': String(GPUS_PER_NODE * 10) } },
-  };
+  return registeredNode(name, devices, { cpu: '128', memory: '1Ti', pods: '110' });
 }
 
 function podObject(name: string, policy: string | undefined): JsonObject {

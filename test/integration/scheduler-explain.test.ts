@@ -10,9 +10,8 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { NODES, PODS, startApiServer, type ApiServer } from '../../src/apiserver/index.js';
-import { NODE_NVIDIA_REGISTER } from '../../src/core/annotations.js';
-import { encodeNodeRegister } from '../../src/core/codec/index.js';
 import { gpu } from '../../src/core/testing/builders.js';
+import { registeredNode } from '../support/registered-node.js';
 import { renderExplanation } from '../../src/cli/commands/explain.js';
 import { startScheduler, type RunningScheduler } from '../../src/scheduler/scheduler.js';
 
@@ -23,7 +22,7 @@ let server = '';
 
 function node(name: string, memoryMiB: number): unknown {
   const devices = [0, 1].map((i) => gpu(`GPU-${name}-${i}`, { index: i, memoryMiB, splitCount: 10, type: 'NVIDIA-A10' }));
-  return { apiVersion: 'v1', kind: 'Node', metadata: { name, annotations: { [NODE_NVIDIA_REGISTER]: encodeNodeRegister(devices) } }, status: { allocatable: { 'nvidia.com/gpu': '20' } } };
+  return registeredNode(name, devices);
 }
 
 function pod(name: string, memory: string): Record<string, unknown> {

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { NODES, PODS, startApiServer, type ApiServer } from '../../src/apiserver/index.js';
-import { NODE_LOCK, NODE_NVIDIA_REGISTER, POD_DEVICES_ALLOCATED } from '../../src/core/annotations.js';
-import { decodePodGrants, encodeNodeRegister } from '../../src/core/codec/index.js';
+import { NODE_LOCK, POD_DEVICES_ALLOCATED } from '../../src/core/annotations.js';
+import { decodePodGrants } from '../../src/core/codec/index.js';
 import { gpu } from '../../src/core/testing/builders.js';
+import { registeredNode } from '../support/registered-node.js';
 import { startScheduler, type RunningScheduler } from '../../src/scheduler/scheduler.js';
 
 const NODE_COUNT = 20;
@@ -91,12 +92,7 @@ before(async () => {
   api = await startApiServer();
   for (const name of nodeNames) {
     const devices = Array.from({ length: GPUS_PER_NODE }, (_, i) => gpu(`GPU-${name}-${String(i)}`, { index: i, memoryMiB: GPU_MEMORY, splitCount: 10 }));
-    api.store.put(NODES, {
-      apiVersion: 'v1',
-      kind: 'Node',
-      metadata: { name, annotations: { [NODE_NVIDIA_REGISTER]: encodeNodeRegister(devices) } },
-      status: { allocatable: { 'nvidia.com/gpu': String(GPUS_PER_NODE * 10) } },
-    });
+    api.store.put(NODES, registeredNode(name, devices));
   }
   for (let i = 0; i < POD_COUNT; i++) {
     const name = `p-${String(i).padStart(3, '0')}`;

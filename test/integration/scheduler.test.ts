@@ -10,9 +10,9 @@ import { after, before, test } from 'node:test';
 import { EVENTS, NAMESPACES, NODES, PODS, RESOURCE_QUOTAS, startApiServer, type ApiServer } from '../../src/apiserver/index.js';
 import { applyJsonPatch } from '../../src/apiserver/patch.js';
 import { DEFAULT_DEVICE_CONFIG } from '../../src/config/device-config.js';
-import { NODE_LOCK, NODE_NVIDIA_REGISTER, POD_BIND_PHASE, POD_DEVICES_ALLOCATED, POD_NODE } from '../../src/core/annotations.js';
-import { encodeNodeRegister } from '../../src/core/codec/index.js';
+import { NODE_LOCK, POD_BIND_PHASE, POD_DEVICES_ALLOCATED, POD_NODE } from '../../src/core/annotations.js';
 import { gpu } from '../../src/core/testing/builders.js';
+import { registeredNode } from '../support/registered-node.js';
 import { startScheduler, type RunningScheduler } from '../../src/scheduler/scheduler.js';
 import { admit } from '../../src/webhook/admission.js';
 
@@ -22,12 +22,7 @@ const NODE_NAMES = ['gpu-a', 'gpu-b'];
 
 function node(name: string): unknown {
   const devices = [0, 1].map((i) => gpu(`GPU-${name}-${String(i)}`, { index: i, memoryMiB: 24576, splitCount: 10, type: 'NVIDIA-A10' }));
-  return {
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: { name, annotations: { [NODE_NVIDIA_REGISTER]: encodeNodeRegister(devices) } },
-    status: { allocatable: { cpu: '32', memory: '128Gi', pods: '110', 'nvidia.com/gpu': '20' } },
-  };
+  return registeredNode(name, devices, { cpu: '32', memory: '128Gi', pods: '110' });
 }
 
 function podSpec(name: string, limits: Record<string, string>): Record<string, unknown> {
