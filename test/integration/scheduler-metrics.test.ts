@@ -130,6 +130,22 @@ test('a GPU ResourceQuota is reported with what the namespace holds', async () =
   assert.equal(value(text, 'hami_resource_quota_limit', { namespace: 'default', quota_name: 'nvidia.com/gpucores' }), 300);
 });
 
+test('the dashboard shares the metrics port, and dashboard: false (--no-dashboard) takes it off', async () => {
+  const base = (scheduler.metricsUrl ?? '').replace(/\/metrics$/, '');
+  assert.equal((await fetch(`${base}/api/v1/dashboard`)).status, 200);
+  assert.ok(scheduler.dashboard !== null);
+  const without = await startScheduler({ kubeConfig: api.kubeConfig(), log: () => {}, metrics: { host: '127.0.0.1', port: 0 }, dashboard: false });
+  try {
+    const other = (without.metricsUrl ?? '').replace(/\/metrics$/, '');
+    assert.equal(without.dashboard, null);
+    assert.equal((await fetch(`${other}/api/v1/dashboard`)).status, 404);
+    assert.equal((await fetch(`${other}/ui`)).status, 404);
+    assert.equal((await fetch(`${other}/metrics`)).status, 200, 'the metrics stay');
+  } finally {
+    await without.close();
+  }
+});
+
 test('other paths are 404; close() stops the endpoint', async () => {
   const url = scheduler.metricsUrl ?? '';
   assert.equal((await fetch(url.replace(/\/metrics$/, '/'))).status, 404);
