@@ -49,3 +49,36 @@ test('the scraper reads each advertised monitor and reports one that does not an
   await scraper.scrapeAll();
   assert.equal(scraper.get('n2'), undefined, 'a node no longer advertised is forgotten');
 });
+
+test('while nobody needs the usage no monitor is read, and what was read is forgotten', async (t) => {
+  let requests = 0;
+  const server = createServer((_, response) => {
+    requests++;
+    response.end(TEXT);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}/metrics`;
+  let watched = false;
+  const scraper = new NodeUsageScraper({ targets: () => [{ node: 'n1', url }], intervalMs: 50, active: () => watched });
+  t.after(async () => {
+    await scraper.stop();
+    server.close();
+  });
+  const until = async (what: string, condition: () => boolean): Promise<void> => {
+    const end = Date.now() + 5000;
+    while (!condition()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  scraper.start();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(requests, 0, 'not watched: nothing read');
+  watched = true;
+  await until('the usage to be read once watched', () => scraper.get('n1')?.devices.get('GPU-a')?.utilization === 37);
+  watched = false;
+  await until('the usage to be forgotten', () => scraper.get('n1') === undefined);
+  const after = requests;
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(requests, after, 'and no more reads');
+});

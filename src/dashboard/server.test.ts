@@ -229,3 +229,13 @@ test('event streams are capped: one past the limit is told to come back later', 
   assert.equal(second.status, 503);
   assert.match(await second.text(), /^1 dashboards are following this scheduler already; close one, or poll \/api\/v1\/dashboard\n$/);
 });
+
+test('watched: after a request for the page or the document, not for the bundle alone', async (t) => {
+  const dashboard = new Dashboard(fixture().options);
+  const base = await serve(t, dashboard);
+  assert.equal(dashboard.watched(), false);
+  await (await fetch(`${base}/ui/app.js`)).text();
+  assert.equal(dashboard.watched(), false);
+  await (await fetch(`${base}/api/v1/dashboard`)).text();
+  assert.equal(dashboard.watched(), true);
+});

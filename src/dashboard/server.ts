@@ -138,7 +138,7 @@ export class Dashboard {
   private generatedAt = '';
   private json = '';
   private gzipped: { readonly version: number; readonly body: Promise<Buffer> } | null = null;
-  /** When the document was last asked for (Unix ms). */
+  /** When the page, the document or the stream was last asked for (Unix ms). */
   private lastRequestAt = 0;
   private version = 0;
   private readonly assets = new Map<string, Buffer | null>();
@@ -174,7 +174,12 @@ export class Dashboard {
     this.history.record(this.now().getTime(), this.totalsNow());
     // Every sample makes a new version: while someone looks, prepare it now, off the path of
     // their next request; nobody looking, nothing is built.
-    if (this.clients.size > 0 || Date.now() - this.lastRequestAt < WATCHED_MS) void this.gzipDocument().catch(() => {});
+    if (this.watched()) void this.gzipDocument().catch(() => {});
+  }
+
+  /** Whether someone looks: an open event stream, or a request for the page or the document in the last 5 minutes. */
+  watched(): boolean {
+    return this.clients.size > 0 || Date.now() - this.lastRequestAt < WATCHED_MS;
   }
 
   /** The current document gzipped, made once per version. */
@@ -261,7 +266,6 @@ export class Dashboard {
    * JSON that shrinks about tenfold, and the compressed copy is kept until the document changes.
    */
   private async sendDocument(request: IncomingMessage, response: ServerResponse, head: boolean): Promise<void> {
-    this.lastRequestAt = Date.now();
     const headers = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Vary: 'Accept-Encoding' };
     if (!/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) {
       const { json } = this.snapshot();
@@ -298,6 +302,7 @@ export class Dashboard {
       return true;
     }
     const head = request.method === 'HEAD';
+    if (asset === undefined) this.lastRequestAt = Date.now();
     const fail = (error: unknown): void => {
       if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', `dashboard: ${String(error)}\n`);
       else response.end();

@@ -76,7 +76,13 @@ export interface SchedulerOptions {
    * The web dashboard at `/ui` on the metrics port (docs/dashboard.md), with usage read from the
    * node monitors each node advertises. `false` turns it off. @default on, with metrics
    */
-  readonly dashboard?: false | Pick<DashboardOptions, 'bundleDir' | 'historyIntervalMs' | 'pushIntervalMs'> & { readonly usageIntervalMs?: number };
+  readonly dashboard?:
+    | false
+    | (Pick<DashboardOptions, 'bundleDir' | 'historyIntervalMs' | 'pushIntervalMs'> & {
+        readonly usageIntervalMs?: number;
+        /** Read the node monitors only while someone looks at the dashboard ('watched'), or always. @default 'watched' */
+        readonly readUsage?: 'watched' | 'always';
+      });
   /** Log lines (problems with nodes or pods, leadership changes). @default stderr */
   readonly log?: (line: string) => void;
   readonly now?: () => Date;
@@ -224,7 +230,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
   });
 
   const dashboardOptions = options.metrics && options.dashboard !== false ? (options.dashboard ?? {}) : null;
-  const scraper = dashboardOptions
+  const scraper: NodeUsageScraper | null = dashboardOptions
     ? new NodeUsageScraper({
         targets: function* () {
           for (const node of nodes.list()) {
@@ -234,9 +240,10 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
           }
         },
         ...(dashboardOptions.usageIntervalMs !== undefined && { intervalMs: dashboardOptions.usageIntervalMs }),
+        ...(dashboardOptions.readUsage !== 'always' && { active: (): boolean => dashboard?.watched() ?? false }),
       })
     : null;
-  const dashboard = dashboardOptions
+  const dashboard: Dashboard | null = dashboardOptions
     ? new Dashboard({
         ...dashboardOptions,
         cluster,

@@ -108,7 +108,8 @@ export async function startDemoCluster(options: DemoClusterOptions = {}): Promis
       log,
       webhook: { port: 0 },
       metrics: { host: '127.0.0.1', port: options.metricsPort ?? 0 },
-      dashboard: { usageIntervalMs: 2000, historyIntervalMs: 2000, ...(options.bundleDir !== undefined && { bundleDir: options.bundleDir }) },
+      // Usage read even while nobody looks, so the chart has it from the start (four monitors).
+      dashboard: { usageIntervalMs: 2000, historyIntervalMs: 2000, readUsage: 'always', ...(options.bundleDir !== undefined && { bundleDir: options.bundleDir }) },
     });
     closers.push(() => scheduler.close());
     // The GPUs report usage that follows what is placed on them, as real ones would.
