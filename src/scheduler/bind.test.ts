@@ -3,6 +3,7 @@ import { test } from 'node:test';
 
 import { POD_BIND_PHASE, POD_BIND_TIME } from '../core/annotations.js';
 import { ClusterState } from '../core/placement/cluster.js';
+import { AllocationWrites } from './allocation-writes.js';
 import { type BindDeps, bindPod, type PodRef } from './bind.js';
 import type { PodObject } from './pod-allocation.js';
 import { SchedulerCache } from './scheduler-cache.js';
@@ -26,14 +27,12 @@ function harness(overrides: Partial<BindDeps> = {}, withDevices = true) {
       calls.push(`unlock ${node}`);
       return Promise.resolve();
     },
-    annotatePod: (_ref, annotations) => {
-      calls.push(`annotate ${annotations[POD_BIND_PHASE] ?? ''} ${annotations[POD_BIND_TIME] ?? ''}`);
+    bindPod: (ref, uid, node, annotations) => {
+      calls.push(`bind ${ref.name} ${uid} ${node} ${annotations[POD_BIND_PHASE] ?? ''} ${annotations[POD_BIND_TIME] ?? ''}`);
       return Promise.resolve();
     },
-    bindPod: (ref, uid, node) => {
-      calls.push(`bind ${ref.name} ${uid} ${node}`);
-      return Promise.resolve();
-    },
+    asksDevices: () => withDevices,
+    writes: new AllocationWrites(),
     event: (_pod, type, reason, message) => events.push(`${type} ${reason} ${message}`),
     now: () => NOW,
     ...overrides,
@@ -43,10 +42,10 @@ function harness(overrides: Partial<BindDeps> = {}, withDevices = true) {
 
 const ARGS = { podName: 'p', podNamespace: 'ns', podUID: 'u1', node: 'n1' };
 
-test('bind locks the node, marks the pod allocating, creates the binding, and records BindingSucceed', async () => {
+test('bind locks the node, creates the binding marking the pod allocating, and records BindingSucceed', async () => {
   const h = harness();
   assert.deepEqual(await bindPod(ARGS, h.deps), { Error: '' });
-  assert.deepEqual(h.calls, ['lock n1 ns/p', `annotate allocating ${String(NOW.getTime() / 1000)}`, 'bind p u1 n1']);
+  assert.deepEqual(h.calls, ['lock n1 ns/p', `bind p u1 n1 allocating ${String(NOW.getTime() / 1000)}`]);
   assert.deepEqual(h.events, ['Normal BindingSucceed Successfully binding node [n1] to ns/p']);
 });
 
@@ -76,4 +75,32 @@ test('a pod deleted after Filter: an error, and its assumed usage is given back'
   const result = await bindPod({ ...ARGS, podName: 'gone' }, h.deps);
   assert.match(result.Error, /ns\/gone: the pod does not exist/);
   assert.equal(h.cache.allocation('u1'), undefined);
+});
+
+test("bind waits for Filter's write of the allocation before it takes the lock", async () => {
+  const h = harness();
+  let land: () => void = () => {};
+  h.deps.writes.track('u1', new Promise<void>((resolve) => (land = resolve)), () => h.calls.push('written'));
+  const bound = bindPod(ARGS, h.deps);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(h.calls, [], 'nothing happens while the write is in flight');
+  land();
+  assert.deepEqual(await bound, { Error: '' });
+  assert.deepEqual(h.calls.slice(0, 2), ['written', 'lock n1 ns/p']);
+});
+
+test("a failed write of the allocation fails the bind, which takes nothing, and is reported once", async () => {
+  const h = harness();
+  h.deps.writes.track('u1', Promise.reject(new Error('409 Conflict: the object has been modified')), () => h.cache.forget('u1'));
+  const result = await bindPod(ARGS, h.deps);
+  assert.equal(result.Error, 'bind ns/p: its allocation was not written (409 Conflict: the object has been modified); it must be filtered again');
+  assert.deepEqual(h.calls, []);
+  assert.equal(await h.deps.writes.written('u1'), null, 'the failure is read once');
+});
+
+test('a pod asking for devices that nothing is held for (its decision was lost) is refused, and nothing is taken', async () => {
+  const h = harness({ asksDevices: () => true }, false);
+  const result = await bindPod(ARGS, h.deps);
+  assert.equal(result.Error, "bind ns/p: no devices are held for it (its Filter's decision was lost); it must be filtered again");
+  assert.deepEqual(h.calls, []);
 });

@@ -1,11 +1,16 @@
 /**
  * The extender's Bind (`POST /bind`), HAMi's semantics (its control plane §2.5): take the node lock
- * (`hami.io/mutex.lock`, one pod between Bind and the device plugin's Allocate per node), mark the
- * pod `hami.io/bind-phase: allocating` with `hami.io/bind-time`, then create its `pods/binding`.
- * The device plugin releases the lock once it has served the pod. Any failure releases the lock
- * again and is answered as `{"Error": …}`, so kube-scheduler retries the pod.
+ * (`hami.io/mutex.lock`, one pod between Bind and the device plugin's Allocate per node), then
+ * create the pod's `pods/binding` carrying `hami.io/bind-phase: allocating` and `hami.io/bind-time`.
+ * HAMi patches the two annotations first and binds second; a Binding's annotations are copied onto
+ * the pod with `spec.nodeName` in the same write, so the device plugin sees the same pod one API
+ * round trip sooner, and a failed binding leaves no pod marked allocating. The device plugin
+ * releases the lock once it has served the pod. Bind first waits for Filter's write of the
+ * allocation (allocation-writes.ts). Any failure releases the lock again and is answered as
+ * `{"Error": …}`, so kube-scheduler retries the pod.
  */
 import { POD_BIND_PHASE, POD_BIND_TIME } from '../core/annotations.js';
+import type { AllocationWrites } from './allocation-writes.js';
 import type { ExtenderBindingArgs, ExtenderBindingResult } from './extender-wire.js';
 import type { EventType } from './filter.js';
 import { type PodObject, podCacheKey } from './pod-allocation.js';
@@ -25,9 +30,12 @@ export interface BindDeps {
   readonly lockNode: (node: string, owner: PodRef) => Promise<void>;
   /** Releases the lock if the pod holds it; must not reject for a lock held by someone else. */
   readonly unlockNode: (node: string, owner: PodRef) => Promise<void>;
-  readonly annotatePod: (ref: PodRef, annotations: Readonly<Record<string, string>>) => Promise<void>;
-  /** Creates the pod's `pods/binding` to the node. */
-  readonly bindPod: (ref: PodRef, uid: string, node: string) => Promise<void>;
+  /** Creates the pod's `pods/binding` to the node, with annotations for the pod. */
+  readonly bindPod: (ref: PodRef, uid: string, node: string, annotations: Readonly<Record<string, string>>) => Promise<void>;
+  /** Whether the pod asks for a managed device (an unreadable request counts as asking). */
+  readonly asksDevices: (pod: PodObject) => boolean;
+  /** Filter's annotation writes, which Bind waits for. */
+  readonly writes: AllocationWrites;
   readonly event: (pod: PodObject, type: EventType, reason: string, message: string) => void;
   readonly now: () => Date;
 }
@@ -40,7 +48,17 @@ export async function bindPod(args: ExtenderBindingArgs, deps: BindDeps): Promis
     if (args.podUID !== '') deps.cache.forget(args.podUID);
     return { Error: `bind ${ref.namespace}/${ref.name}: the pod does not exist (deleted after Filter?)` };
   }
-  const allocation = deps.cache.allocation(podCacheKey(pod));
+  const key = podCacheKey(pod);
+  const unwritten = await deps.writes.written(key);
+  if (unwritten !== null) {
+    return { Error: `bind ${ref.namespace}/${ref.name}: its allocation was not written (${unwritten}); it must be filtered again` };
+  }
+  const allocation = deps.cache.allocation(key);
+  if (allocation === undefined && deps.asksDevices(pod)) {
+    // Filtered by a scheduler that has since died, before its decision was written: nothing holds
+    // devices for the pod, and binding it would leave the device plugin nothing to serve.
+    return { Error: `bind ${ref.namespace}/${ref.name}: no devices are held for it (its Filter's decision was lost); it must be filtered again` };
+  }
   // Only pods with devices to serve take the lock: it guards the device plugin's Allocate.
   const locks = allocation !== undefined && allocation.grants.some((c) => c.length > 0);
   let locked = false;
@@ -49,11 +67,10 @@ export async function bindPod(args: ExtenderBindingArgs, deps: BindDeps): Promis
       await deps.lockNode(args.node, ref);
       locked = true;
     }
-    await deps.annotatePod(ref, {
+    await deps.bindPod(ref, args.podUID === '' ? (pod.metadata?.uid ?? '') : args.podUID, args.node, {
       [POD_BIND_PHASE]: 'allocating',
       [POD_BIND_TIME]: String(Math.floor(deps.now().getTime() / 1000)),
     });
-    await deps.bindPod(ref, args.podUID === '' ? (pod.metadata?.uid ?? '') : args.podUID, args.node);
   } catch (error) {
     const message = `bind ${ref.namespace}/${ref.name} to ${args.node}: ${(error as Error).message}`;
     if (locked) {

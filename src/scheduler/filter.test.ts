@@ -9,6 +9,7 @@ import { gpu, pod } from '../core/testing/builders.js';
 import { nvidiaVendor } from '../core/vendors/nvidia.js';
 import { DEFAULT_DEVICE_CONFIG } from '../config/device-config.js';
 import { quotaResourcesFromConfig } from '../webhook/quota.js';
+import { AllocationWrites } from './allocation-writes.js';
 import { parseBindingArgs, parseExtenderArgs, WireError } from './extender-wire.js';
 import { type EventType, failureSummary, type FilterDeps, filterPod } from './filter.js';
 import { type NodeObject, nodeInventory } from './node-inventory.js';
@@ -56,6 +57,7 @@ function harness(nodes: NodeObject[], annotate?: FilterDeps['annotatePod']): Har
         patches.push({ pod: p.metadata?.name ?? '', annotations });
         return Promise.resolve();
       }),
+    writes: new AllocationWrites(),
     event: (p, type, reason, message) => events.push({ pod: p.metadata?.name ?? '', type, reason, message }),
     now: () => NOW,
   };
@@ -120,6 +122,7 @@ describe('filterPod', () => {
     assert.equal(written[POD_TIME], String(NOW.getTime() / 1000));
     assert.match(written[POD_DEVICES_ALLOCATED] ?? '', new RegExp(`^GPU-${chosen}-\\d,NVIDIA,3000,30:;$`));
     assert.equal(written[POD_DEVICES_TO_ALLOCATE], written[POD_DEVICES_ALLOCATED]);
+    await h.deps.writes.drain();
     assert.equal(h.events[0]?.reason, 'FilteringSucceed');
     assert.equal(h.cache.allocation('u1')?.node, chosen);
   });
@@ -143,13 +146,51 @@ describe('filterPod', () => {
     assert.equal(h.events[0]?.reason, 'FilteringFailed');
   });
 
-  test('when the annotation patch fails the usage is given back and the error returned', async () => {
+  test('Filter answers before the annotation patch lands; the patch is tracked for Bind', async () => {
+    let land: () => void = () => {};
+    const h = harness([gpuNode('n1', 1)], () => new Promise<void>((resolve) => (land = resolve)));
+    const p = withUid(pod('p').gpu(1).mem(3000).build(), 'u1');
+    const result = await filterPod({ pod: p, nodes: null, nodeNames: ['n1'] }, h.deps);
+    assert.deepEqual(result.NodeNames, ['n1']);
+    assert.equal(h.cache.allocation('u1')?.node, 'n1', 'charged while the write is in flight');
+    assert.equal(h.deps.writes.size, 1);
+    assert.equal(h.events.length, 0, 'FilteringSucceed waits for the write');
+    land();
+    assert.equal(await h.deps.writes.written('u1'), null);
+    assert.equal(h.events[0]?.reason, 'FilteringSucceed');
+    assert.equal(h.deps.writes.size, 0);
+  });
+
+  test('when the annotation patch fails the usage is given back, a FilteringFailed event says why, and Bind hears it', async () => {
     const h = harness([gpuNode('n1', 1)], () => Promise.reject(new Error('409 Conflict')));
     const p = withUid(pod('p').gpu(1).mem(3000).build(), 'u1');
     const result = await filterPod({ pod: p, nodes: null, nodeNames: ['n1'] }, h.deps);
-    assert.match(result.Error, /writing the allocation of default\/p failed: 409 Conflict/);
+    assert.deepEqual(result.NodeNames, ['n1']);
+    assert.equal(await h.deps.writes.written('u1'), '409 Conflict');
     assert.equal(h.cache.allocation('u1'), undefined);
     assert.equal(h.cache.cluster.podCount(), 0);
+    assert.equal(h.events[0]?.reason, 'FilteringFailed');
+    assert.match(h.events[0]?.message ?? '', /writing the allocation of default\/p failed: 409 Conflict/);
+  });
+
+  test("a pod filtered again waits for its first decision's write, so the two writes never cross", async () => {
+    const order: string[] = [];
+    let landFirst: () => void = () => {};
+    let writes = 0;
+    const h = harness([gpuNode('n1', 1)], (_p, annotations) => {
+      writes += 1;
+      order.push(`write ${String(writes)} ${annotations[POD_NODE] ?? ''}`);
+      return writes === 1 ? new Promise<void>((resolve) => (landFirst = resolve)) : Promise.resolve();
+    });
+    const p = withUid(pod('p').gpu(1).mem(3000).build(), 'u1');
+    await filterPod({ pod: p, nodes: null, nodeNames: ['n1'] }, h.deps);
+    const again = filterPod({ pod: p, nodes: null, nodeNames: ['n1'] }, h.deps);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(order, ['write 1 n1'], 'the second Filter has not written yet');
+    landFirst();
+    assert.deepEqual((await again).NodeNames, ['n1']);
+    assert.deepEqual(order, ['write 1 n1', 'write 2 n1']);
+    assert.equal(h.cache.cluster.podCount(), 1);
   });
 
   test('filtering the same pod again gives back its first placement before choosing', async () => {

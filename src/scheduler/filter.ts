@@ -1,9 +1,10 @@
 /**
  * The extender's Filter (`POST /filter`), HAMi's semantics (its control plane §2.3): a pod that
  * asks for no managed device passes through untouched; otherwise the placement engine picks one
- * node among the candidates, the decision is written into the pod's annotations
- * (`hami.io/vgpu-node`, `-time`, `-devices-to-allocate`, `-devices-allocated`) for the device
- * plugin to serve, and kube-scheduler is told that node alone. Nodes that do not fit get HAMi's
+ * node among the candidates, its devices are charged in the cache, kube-scheduler is told that
+ * node alone, and the decision is written into the pod's annotations (`hami.io/vgpu-node`,
+ * `-time`, `-devices-to-allocate`, `-devices-allocated`) for the device plugin to serve. The write
+ * runs after the answer; Bind waits for it (allocation-writes.ts). Nodes that do not fit get HAMi's
  * reason strings, which kube-scheduler shows in its `FailedScheduling` event.
  */
 import { POD_DEVICES_ALLOCATED, POD_DEVICES_TO_ALLOCATE, POD_NODE, POD_TIME } from '../core/annotations.js';
@@ -13,6 +14,7 @@ import { ClusterState } from '../core/placement/cluster.js';
 import { type Placement, PlacementEngine } from '../core/placement/engine.js';
 import { type PodRequest, podRequest } from '../core/request.js';
 import type { Vendor } from '../core/vendors/vendor.js';
+import type { AllocationWrites } from './allocation-writes.js';
 import { checkQuota, grantsQuotaCharge, type QuotaResources, type ResourceQuotaLike } from '../webhook/quota.js';
 import { type ExtenderArgs, type ExtenderFilterResult, filterResult } from './extender-wire.js';
 import type { FilterExplanation } from './explain.js';
@@ -29,6 +31,8 @@ export interface FilterDeps {
   readonly vendors: readonly Vendor[];
   /** Merge-patches the pod's annotations; rejects when the API server refuses. */
   readonly annotatePod: (pod: PodObject, annotations: Readonly<Record<string, string>>) => Promise<void>;
+  /** The annotation writes in flight, shared with Bind, which waits for them. */
+  readonly writes: AllocationWrites;
   /** Records a Kubernetes Event on the pod; must not throw. */
   readonly event: (pod: PodObject, type: EventType, reason: string, message: string) => void;
   readonly now: () => Date;
@@ -136,7 +140,10 @@ export async function filterPod(args: ExtenderArgs, deps: FilterDeps): Promise<E
   if (args.nodes) return filterSimulation({ ...args, nodes: args.nodes }, request, deps);
 
   const key = podCacheKey(pod);
-  // A pod filtered again (its bind failed, or kube-scheduler retried) gives back what it was given.
+  // A pod filtered again (its bind failed, or kube-scheduler retried) gives back what it was given,
+  // once its earlier decision's write has landed: the two writes must not cross.
+  const earlierWrite = deps.writes.pending(key);
+  if (earlierWrite) await earlierWrite;
   deps.cache.forget(key);
   deps.engine.observe(request);
   const outcome = deps.engine.filter(request, args.nodeNames ?? []);
@@ -158,23 +165,19 @@ export async function filterPod(args: ExtenderArgs, deps: FilterDeps): Promise<E
     explain(pod, 'unschedulable', { failedNodes: refused, fits: 0, message: overQuota });
     return filterResult({ FailedNodes: refused });
   }
-  // Charged before the patch is awaited, so a concurrent Filter already sees this pod's usage.
+  // Charged at once, so the next Filter already sees this pod's usage while its write is in flight.
   deps.cache.assume(key, placement.node, placement.grants, initContainers, namespace, pod.metadata?.name ?? '');
-  try {
-    await deps.annotatePod(pod, allocationAnnotations(placement, deps.now()));
-  } catch (error) {
+  const succeeded = `find fit node(${placement.node}), ${String(outcome.failed.size)} nodes not fit, ${String(outcome.fits)} nodes fit(${placement.node}:${placement.score.toFixed(2)})`;
+  deps.writes.track(key, deps.annotatePod(pod, allocationAnnotations(placement, deps.now())), (failure) => {
+    if (failure === null) {
+      deps.event(pod, 'Normal', 'FilteringSucceed', succeeded);
+      return;
+    }
     deps.cache.forget(key);
-    const message = `writing the allocation of ${podName(pod)} failed: ${(error as Error).message}`;
+    const message = `writing the allocation of ${podName(pod)} failed: ${failure}`;
     deps.event(pod, 'Warning', 'FilteringFailed', message);
     explain(pod, 'error', { message, failedNodes: failed });
-    return filterResult({ Error: message });
-  }
-  deps.event(
-    pod,
-    'Normal',
-    'FilteringSucceed',
-    `find fit node(${placement.node}), ${String(outcome.failed.size)} nodes not fit, ${String(outcome.fits)} nodes fit(${placement.node}:${placement.score.toFixed(2)})`,
-  );
+  });
   const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
   explain(pod, 'placed', { node: placement.node, score: placement.score, grants: placement.grants, containers, fits: outcome.fits, failedNodes: failed });
   return filterResult({ NodeNames: [placement.node], FailedNodes: failed });

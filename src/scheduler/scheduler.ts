@@ -11,6 +11,7 @@ import { vendorsFromConfig } from '../config/vendors.js';
 import { TesseraError } from '../core/errors.js';
 import { ClusterState } from '../core/placement/cluster.js';
 import { PlacementEngine } from '../core/placement/engine.js';
+import { podRequest } from '../core/request.js';
 import {
   createKubeClient,
   createNodeInformer,
@@ -31,6 +32,7 @@ import { NODE_MONITOR_URL } from '../core/annotations.js';
 import { waitingPods } from '../dashboard/build-view.js';
 import { Dashboard, type DashboardOptions } from '../dashboard/server.js';
 import { NodeUsageScraper } from '../dashboard/node-usage.js';
+import { AllocationWrites } from './allocation-writes.js';
 import { type BindDeps, bindPod } from './bind.js';
 import { ExplanationLog, serveExplain } from './explain.js';
 import { extenderHandler, type ExtenderServer, startExtenderServer } from './extender-server.js';
@@ -188,6 +190,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
   };
 
   const explanations = new ExplanationLog();
+  const writes = new AllocationWrites();
   const filterDeps: FilterDeps = {
     cache,
     engine,
@@ -196,6 +199,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     annotatePod: async (pod, annotations) => {
       await client.mergePatchPod(pod.metadata?.namespace ?? 'default', pod.metadata?.name ?? '', { metadata: { annotations: { ...annotations } } });
     },
+    writes,
     event,
     now,
     quota: { resources: quotaResourcesFromConfig(config), quotas: (namespace) => quotas.list(namespace) },
@@ -212,10 +216,15 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     unlockNode: async (node, owner) => {
       await locker.release(node, owner);
     },
-    annotatePod: async (r, annotations) => {
-      await client.mergePatchPod(r.namespace, r.name, { metadata: { annotations: { ...annotations } } });
+    asksDevices: (pod) => {
+      try {
+        return podRequest(pod, vendors).asksDevices;
+      } catch {
+        return true;
+      }
     },
-    bindPod: (r, uid, node) => client.bindPod(r.namespace, r.name, node, uid === '' ? {} : { uid }),
+    bindPod: (r, uid, node, annotations) => client.bindPod(r.namespace, r.name, node, { annotations, ...(uid === '' ? {} : { uid }) }),
+    writes,
     event,
     now,
   };
@@ -340,7 +349,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
       await Promise.all([extender.close(), webhook !== extender ? webhook?.close() : undefined, metricsServer?.close(), scraper?.stop()]);
       await elector?.stop();
       await follower?.stop();
-      await Promise.race([recorder.flush(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      await Promise.race([writes.drain().then(() => recorder.flush()), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
       await Promise.all([nodes.stop(), pods.stop(), quotas.stop()]);
     },
   };
