@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { NODE_DEVICE_CORDON, NODE_NVIDIA_REGISTER, POD_DEVICES_ALLOCATED, POD_DEVICES_TO_ALLOCATE, POD_NODE, POD_TIME } from '../core/annotations.js';
+import { NODE_DEVICE_CORDON, NODE_LOCK, NODE_NVIDIA_REGISTER, POD_DEVICES_ALLOCATED, POD_DEVICES_TO_ALLOCATE, POD_NODE, POD_TIME } from '../core/annotations.js';
 import { encodeNodeRegister } from '../core/codec/index.js';
 import { ClusterState } from '../core/placement/cluster.js';
 import { PlacementEngine } from '../core/placement/engine.js';
@@ -305,6 +305,21 @@ describe('SchedulerCache', () => {
     c.assume('ua', 'n1', [[{ id: 'GPU-n1-0', vendor: 'NVIDIA', memoryMiB: 3000, cores: 30 }]], 0);
     c.upsertPod({ metadata: { name: 'a', namespace: 'default', uid: 'ua' }, spec: { containers: [{ name: 'main' }] } });
     assert.equal(c.cluster.node('n1')?.memory[0], 3000);
+  });
+
+  test("a node update that leaves its inventory's inputs alone (the node lock) is not read again; one that changes them is", () => {
+    const c = new SchedulerCache(new ClusterState(), () => {});
+    const node = gpuNode('n1', 2);
+    c.upsertNode(node);
+    const state = c.cluster.node('n1');
+    c.upsertNode({ ...node, metadata: { ...node.metadata, annotations: { ...node.metadata?.annotations, [NODE_LOCK]: '2026-11-27T12:00:00Z,default,p' } } });
+    assert.equal(c.cluster.node('n1'), state, 'the lock changes nothing the scheduler reads: the same node state, its cached scores kept');
+    c.upsertNode({ ...node, metadata: { ...node.metadata, annotations: { ...node.metadata?.annotations, [NODE_DEVICE_CORDON]: 'GPU-n1-1' } } });
+    assert.deepEqual([...(c.cluster.node('n1')?.cordoned ?? [])], ['GPU-n1-1']);
+    c.upsertNode({ ...node, status: { allocatable: { 'nvidia.com/gpu': '0' } } });
+    assert.equal(c.cluster.node('n1'), undefined, 'the device plugin has gone');
+    c.upsertNode(node);
+    assert.equal(c.cluster.node('n1')?.devices.length, 2);
   });
 
   test('a node that leaves and returns gets its pods charged again', () => {

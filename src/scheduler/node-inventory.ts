@@ -47,6 +47,19 @@ function allocatableCount(text: string | undefined): number {
 }
 
 /**
+ * Everything {@link nodeInventory} reads from the node, as one string: two Node objects with the
+ * same inputs have the same inventory. A node's other changes (HAMi's lock annotation on every
+ * bind, heartbeats, labels) leave it as it is, so the cache can skip reading it again.
+ */
+export function inventoryInputs(node: NodeObject, keys: readonly VendorNodeKeys[] = [NVIDIA_NODE_KEYS]): string {
+  const annotations = node.metadata?.annotations ?? {};
+  const parts: (string | undefined)[] = [node.metadata?.name, annotations[NODE_DEVICE_CORDON]];
+  for (const k of keys) parts.push(annotations[k.register], k.score === undefined ? undefined : annotations[k.score], node.status?.allocatable?.[k.countResource]);
+  // JSON keeps an absent value apart from an empty one and no separator can be forged.
+  return JSON.stringify(parts);
+}
+
+/**
  * The node's inventory over all vendors in `keys`.
  *
  * A vendor's devices count only while `status.allocatable[countResource]` is above zero: that is

@@ -9,13 +9,15 @@ import type { PodGrants } from '../core/device.js';
 import type { ClusterState } from '../core/placement/cluster.js';
 import { grantsQuotaCharge, type QuotaResources } from '../webhook/quota.js';
 import { type PodAllocation, type PodObject, podAllocation, podCacheKey } from './pod-allocation.js';
-import { type NodeObject, nodeInventory, NVIDIA_NODE_KEYS, type VendorNodeKeys } from './node-inventory.js';
+import { inventoryInputs, type NodeObject, nodeInventory, NVIDIA_NODE_KEYS, type VendorNodeKeys } from './node-inventory.js';
 
 export class SchedulerCache {
   /** Every pod holding devices, whether or not its node is registered now. */
   private readonly pods = new Map<string, PodAllocation>();
   /** Pods recorded by `assume` whose annotations the informer has not shown yet. */
   private readonly assumed = new Set<string>();
+  /** Per node, what its inventory was last read from (`inventoryInputs`). */
+  private readonly nodeInputs = new Map<string, string>();
   /** Last problem reported per node or pod, so a steady problem is reported once, not on every event. */
   private readonly reported = new Map<string, string>();
 
@@ -39,6 +41,11 @@ export class SchedulerCache {
   /** A node was added or changed: its inventory is read again, and pods on it are charged on the new devices. */
   upsertNode(node: NodeObject): void {
     const name = node.metadata?.name ?? '';
+    // Most node updates touch nothing the inventory is read from (the node lock is taken and
+    // released on every bind): reading it again would only invalidate every cached score.
+    const inputs = inventoryInputs(node, this.keys);
+    if (this.nodeInputs.get(name) === inputs) return;
+    this.nodeInputs.set(name, inputs);
     const { inventory, problems } = nodeInventory(node, this.keys);
     this.tell(`node/${name}`, problems);
     if (!inventory) {
@@ -52,6 +59,7 @@ export class SchedulerCache {
   }
 
   removeNode(name: string): void {
+    this.nodeInputs.delete(name);
     this.cluster.removeNode(name);
     this.reported.delete(`node/${name}`);
   }
