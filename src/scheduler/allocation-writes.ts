@@ -15,7 +15,8 @@ export class AllocationWrites {
 
   /**
    * Tracks the write of pod `key`'s decision. `onSettled` runs as the write settles, before a Bind
-   * waiting for it resumes: with null once written, or with the failure's message.
+   * waiting for it resumes: with null once written, or with the failure's message. It does not run
+   * for a write superseded meanwhile (a newer decision for the pod, or the pod deleted).
    */
   track(key: string, write: Promise<unknown>, onSettled: (failure: string | null) => void): void {
     this.failed.delete(key);
@@ -24,7 +25,8 @@ export class AllocationWrites {
       (error: unknown) => (error instanceof Error ? error.message : String(error)),
     );
     const entry = settled.then((failure) => {
-      if (this.inFlight.get(key) === entry) this.inFlight.delete(key);
+      if (this.inFlight.get(key) !== entry) return failure;
+      this.inFlight.delete(key);
       if (failure !== null) this.failed.set(key, failure);
       onSettled(failure);
       return failure;
@@ -42,10 +44,17 @@ export class AllocationWrites {
    * pending), or the failure's message, once: the failure is forgotten as it is read.
    */
   async written(key: string): Promise<string | null> {
-    await this.inFlight.get(key);
+    // A newer write may take the place of the one waited for: wait until none is in flight.
+    for (let write = this.inFlight.get(key); write !== undefined; write = this.inFlight.get(key)) await write;
     const failure = this.failed.get(key) ?? null;
     this.failed.delete(key);
     return failure;
+  }
+
+  /** A deleted pod: its write in flight is no longer followed, and a failure no Bind will read is dropped. */
+  forget(key: string): void {
+    this.inFlight.delete(key);
+    this.failed.delete(key);
   }
 
   /** Resolves when every write in flight now has settled (the scheduler waits for them on close). */

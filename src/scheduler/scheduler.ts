@@ -38,7 +38,7 @@ import { ExplanationLog, serveExplain } from './explain.js';
 import { extenderHandler, type ExtenderServer, startExtenderServer } from './extender-server.js';
 import { type FilterDeps, filterPod } from './filter.js';
 import { type MetricsServer, SchedulerMetrics, startMetricsServer } from './metrics.js';
-import type { PodObject } from './pod-allocation.js';
+import { type PodObject, podCacheKey } from './pod-allocation.js';
 import { SchedulerCache } from './scheduler-cache.js';
 import { namespaceQuotaUsage, quotaResourcesFromConfig } from '../webhook/quota.js';
 import { startWebhookServer, type TlsFiles, type WebhookServer } from '../webhook/server.js';
@@ -129,6 +129,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
   const cluster = new ClusterState();
   const cache = new SchedulerCache(cluster, log);
   const engine = new PlacementEngine(cluster, vendors);
+  const writes = new AllocationWrites();
 
   const onError = (error: unknown, context: { informer: string; during: string }) => log(`informer ${context.informer} (${context.during}): ${String(error)}`);
   const nodes: Informer<Node> = createNodeInformer(options.kubeConfig, { client, onError });
@@ -138,7 +139,10 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
   nodes.on('delete', (n) => cache.removeNode(n.metadata?.name ?? ''));
   pods.on('add', (p) => cache.upsertPod(p));
   pods.on('update', (p) => cache.upsertPod(p));
-  pods.on('delete', (p) => cache.removePod(p));
+  pods.on('delete', (p) => {
+    cache.removePod(p);
+    writes.forget(podCacheKey(p));
+  });
   // ResourceQuotas for GPU quota in Filter (`limits.nvidia.com/gpumem`, `limits.nvidia.com/gpucores`).
   const quotas: Informer<ResourceQuota> = new ResilientInformer<ResourceQuota>(
     options.kubeConfig,
@@ -190,7 +194,6 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
   };
 
   const explanations = new ExplanationLog();
-  const writes = new AllocationWrites();
   const filterDeps: FilterDeps = {
     cache,
     engine,
