@@ -6,7 +6,7 @@ shopt -s globstar nullglob
 
 cd "$(dirname "$0")/.."
 
-scripts/ensure-chromium.sh
+scripts/ensure-test-tools.sh
 
 echo '> typecheck'
 npm run -s typecheck

@@ -1,6 +1,6 @@
 /**
  * Debian's Chromium for the browser tests, driven through playwright-core (which ships no
- * browser). `npm test` installs it when it is missing (scripts/ensure-chromium.sh); set
+ * browser). `npm test` installs it when it is missing (scripts/ensure-test-tools.sh); set
  * CHROMIUM_PATH to use another build.
  */
 import { existsSync } from 'node:fs';
@@ -19,7 +19,7 @@ export function chromiumPath(): string {
   if (found === undefined) {
     throw new Error(
       `no Chromium found (looked at ${CANDIDATES.join(', ')}): install Debian's with \`apt-get install chromium\` ` +
-        '(scripts/ensure-chromium.sh does it when run as root), or set CHROMIUM_PATH',
+        '(scripts/ensure-test-tools.sh does it when run as root), or set CHROMIUM_PATH',
     );
   }
   return found;
