@@ -101,6 +101,12 @@ function metadataOf(object: JsonObject): JsonObject {
   return objectField(object, 'metadata');
 }
 
+/** A metadata field of a stored (frozen) object, read without copying or creating anything. */
+function metaField(object: JsonObject, key: string): JsonValue | undefined {
+  const metadata = field(object, 'metadata');
+  return isJsonObject(metadata) ? field(metadata, key) : undefined;
+}
+
 function metaString(object: JsonObject, key: string): string {
   const metadata = field(object, 'metadata');
   return isJsonObject(metadata) ? (stringField(metadata, key) ?? '') : '';
@@ -444,7 +450,7 @@ export class Store {
     const metadata = metadataOf(next);
     metadata['resourceVersion'] = metaString(existing, 'resourceVersion');
     if (jsonEqual(next, existing)) return clone(existing);
-    const generation = field(metadataOf(clone(existing)), 'generation');
+    const generation = metaField(existing, 'generation');
     const previousGeneration = typeof generation === 'number' ? generation : 1;
     metadata['generation'] = jsonEqual(specPart(next), specPart(existing)) ? previousGeneration : previousGeneration + 1;
     metadata['resourceVersion'] = String(this.storage.nextRevision());
@@ -482,9 +488,8 @@ export class Store {
       return { object: this.create(resource, scope, object), created: true };
     }
     this.checkPreconditions(resource, name, object, existing);
-    const old = metadataOf(clone(existing));
     for (const k of ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation']) {
-      const value = field(old, k);
+      const value = metaField(existing, k);
       if (value === undefined) deleteField(metadata, k);
       else setField(metadata, k, value);
     }
@@ -555,7 +560,7 @@ export class Store {
     if (preconditions.resourceVersion !== undefined && preconditions.resourceVersion !== rv) {
       throw conflict(resource, name, `Precondition failed: ResourceVersion in precondition: ${preconditions.resourceVersion}, ResourceVersion in object meta: ${rv}`);
     }
-    const finalizers = field(metadataOf(clone(existing)), 'finalizers');
+    const finalizers = metaField(existing, 'finalizers');
     if (Array.isArray(finalizers) && finalizers.length > 0) {
       if (metaString(existing, 'deletionTimestamp') !== '') return { object: clone(existing), deleted: false };
       const marked = clone(existing);
