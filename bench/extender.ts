@@ -444,7 +444,16 @@ function breakdown(times: Record<string, readonly number[]>, pods: number): Reco
   return out;
 }
 
-type Measured = RunResult & { perCallMs: ReturnType<typeof breakdown>; eventLoopBusy: { extenderThread: number; apiServerThread?: number } };
+type Measured = RunResult & {
+  perCallMs: ReturnType<typeof breakdown>;
+  eventLoopBusy: { extenderThread: number; apiServerThread?: number };
+  /**
+   * CPU time of the whole process per pod (every thread: extender, API server, stand-in, and the
+   * garbage collector), user and system: what the work costs, apart from waiting. On a shared
+   * machine it moves from run to run too, as the cores slow down and speed up.
+   */
+  cpuMsPerPod: number;
+};
 
 /**
  * One setup: API server (here or on a worker), nodes and pods seeded, scheduler started and synced,
@@ -483,7 +492,9 @@ async function measure(apiThread: 'worker' | 'same', labels: readonly RunLabel[]
     times.byKey.clear();
     const elu0 = performance.eventLoopUtilization();
     const apiElu0 = api.utilization();
+    const cpu0 = process.cpuUsage();
     const result = await drive(api.pods[label] ?? []);
+    const cpu = process.cpuUsage(cpu0);
     const elu = performance.eventLoopUtilization(elu0);
     const apiElu1 = api.utilization();
     times.recording = false;
@@ -493,6 +504,7 @@ async function measure(apiThread: 'worker' | 'same', labels: readonly RunLabel[]
       ...result,
       perCallMs: breakdown({ ...Object.fromEntries(times.byKey), ...apiTimes }, result.pods),
       eventLoopBusy: { extenderThread: +elu.utilization.toFixed(2), ...(apiElu ? { apiServerThread: +apiElu.utilization.toFixed(2) } : {}) },
+      cpuMsPerPod: +((cpu.user + cpu.system) / 1000 / result.pods).toFixed(3),
     };
   }
 
@@ -566,8 +578,8 @@ export async function main(): Promise<void> {
       pod: '1 GPU, 3000 MiB, 30% (nvidia.com/gpu: 1, gpumem: 3000, gpucores: 30), created in the API server before the scheduler starts',
       filter: `POST /filter with the pod and all ${String(NODE_COUNT)} node names, one at a time`,
       bind: `POST /bind to the chosen node; up to ${String(BIND_WINDOW)} pods between filter and bound; a bind waits until the previous pod on its node is bound and its lock released`,
-      lockRelease: "the device plugin's part, played by the benchmark: a merge patch removing hami.io/mutex.lock in the API server's store, timed apart",
-      threads: 'extender (HTTP server, informers, client-node) and the kube-scheduler stand-in on the main thread; the API server on a worker thread (oneThread: on the main thread too)',
+      lockRelease: "the device plugin's part, played by the benchmark: a merge patch removing hami.io/mutex.lock, over HTTP from the stand-in's thread (oneThread: in the API server's store), timed apart",
+      threads: 'extender (HTTP server, informers, API client) on the main thread; the kube-scheduler stand-in and the API server each on a worker thread (oneThread: all three on the main thread)',
       perCallMs: "'extender …' and 'apiserver …': server side, request headers read to response finished; 'client …': the extender's API calls from call to settlement, as it sees them",
       warmupPods: WARMUP,
       setupSeconds: separate.setupSeconds,
@@ -579,6 +591,7 @@ export async function main(): Promise<void> {
     filterP99Ms: headline.filterMs.p99Ms,
     bindP50Ms: headline.bindMs.p50Ms,
     bindP99Ms: headline.bindMs.p99Ms,
+    cpuMsPerPod: headline.cpuMsPerPod,
     // The whole process: extender, stand-in and the API server's thread.
     peakRssMB: rssAfterSeparate,
     targets: TARGETS,
