@@ -242,4 +242,16 @@ test("the cache's copy of the node: used when it shows no lock; a stale one cost
   assert.deepEqual(await locker.release('gpu-cached', a), { released: true });
   assert.deepEqual(await locker.acquire('gpu-cached', b), { acquired: true, how: 'free' });
   assert.match(lockValue('gpu-cached') ?? '', /,default,cache-b$/);
+  assert.deepEqual(gets, ['gpu-cached', 'gpu-cached', 'gpu-cached'], 'a copy that stays behind: the node is read afresh (the release reads it too)');
+
+  // A copy a watch event behind that catches up a turn later: the lock waits for it, no GET.
+  copy = read();
+  assert.deepEqual(await locker.release('gpu-cached', b), { released: true });
+  const readsBefore = gets.length;
+  setImmediate(() => {
+    copy = read();
+  });
+  assert.deepEqual(await locker.acquire('gpu-cached', a), { acquired: true, how: 'free' });
+  assert.match(lockValue('gpu-cached') ?? '', /,default,cache-a$/);
+  assert.equal(gets.length, readsBefore, 'no GET: the copy caught up');
 });

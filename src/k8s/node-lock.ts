@@ -19,6 +19,14 @@ import { decodeNodeLock, encodeNodeLock, type NodeLock, type NodeLockOwner } fro
 import { DecodeError } from '../core/errors.js';
 import { isConflict, isNotFound, type KubeClient } from './client.js';
 
+/**
+ * Turns of the event loop the lock waits for the informer's copy of the node to catch up before
+ * reading the node afresh. In the extender bench (binpack: every bind waits for the previous
+ * pod's release on the same node), 0 turns left about a third of 2,000 binds reading the node, 1
+ * turn about 15%, and 3 turns under 1%; each GET saved is an API round trip.
+ */
+const CACHE_CATCH_UP_TURNS = 3;
+
 export type { NodeLock, NodeLockOwner } from '../core/codec/node-lock.js';
 
 /** HAMi's `NodeLockTimeout`: a lock older than this may be taken over. */
@@ -167,10 +175,15 @@ export class NodeLocker {
   private async tryAcquire(nodeName: string, owner: NodeLockOwner): Promise<AcquireResult> {
     // Fails fast on a bad owner, before any request.
     encodeNodeLock(this.now(), owner.namespace, owner.name);
-    const cached = this.cached?.(nodeName);
-    if (cached !== undefined && readLock(cached.metadata?.annotations) === undefined && (cached.metadata?.resourceVersion ?? '') !== '') {
-      const value = encodeNodeLock(this.now(), owner.namespace, owner.name);
-      if (await this.conditionalWrite(nodeName, cached.metadata?.resourceVersion, value)) return { acquired: true, how: 'free' };
+    if (this.cached !== undefined) {
+      if (await this.acquireFromCache(nodeName, owner)) return { acquired: true, how: 'free' };
+      // The copy may be a watch event or two behind: the previous pod's lock was released a moment
+      // ago, and the event is already received but not yet handled. Give the informer a few turns
+      // of the event loop to catch up, looking again after each, before paying for a GET.
+      for (let turn = 0; turn < CACHE_CATCH_UP_TURNS; turn++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (await this.acquireFromCache(nodeName, owner)) return { acquired: true, how: 'free' };
+      }
     }
     for (let attempt = 1; ; attempt++) {
       const node = await this.client.getNode(nodeName);
@@ -206,6 +219,13 @@ export class NodeLocker {
       }
       await this.pause(attempt);
     }
+  }
+
+  /** Writes the lock against the informer's copy when it shows none; false when it shows one or the write loses. */
+  private async acquireFromCache(nodeName: string, owner: NodeLockOwner): Promise<boolean> {
+    const cached = this.cached?.(nodeName);
+    if (cached === undefined || readLock(cached.metadata?.annotations) !== undefined || (cached.metadata?.resourceVersion ?? '') === '') return false;
+    return this.conditionalWrite(nodeName, cached.metadata?.resourceVersion, encodeNodeLock(this.now(), owner.namespace, owner.name));
   }
 
   private async tryRelease(nodeName: string, owner: NodeLockOwner): Promise<ReleaseResult> {
