@@ -210,6 +210,8 @@ export class PlacementEngine {
     const fragmentation = nodePolicy === 'fragmentation';
     const walk = fragmentation ? this.cluster.nodes : this.cluster.byScore(nodePolicy === 'binpack');
     const cache = fragmentation ? this.cacheFor(requestKey(request, chain, weights)) : null;
+    // Fixed for the whole walk: nothing the weights depend on changes while one pod is filtered.
+    const weightsVersion = fragmentation ? this.fragmentation.weightsVersion() : 0;
 
     let best: { node: NodeState; grants: DeviceGrant[][]; score: number; steps: number; tie: number } | null = null;
     let fits = 0;
@@ -235,7 +237,7 @@ export class PlacementEngine {
         best ??= { node, grants: fit.grants, score: node.score(), steps: 0, tie: 0 };
         continue;
       }
-      const fit = this.fragmentationFit(node, request, chain, weights, order, cache ?? new WeakMap());
+      const fit = this.fragmentationFit(node, request, chain, weights, order, cache ?? new WeakMap(), weightsVersion);
       if ('reason' in fit) {
         failed.set(node.name, fit.reason);
         continue;
@@ -292,9 +294,9 @@ export class PlacementEngine {
     weights: ScoringWeights,
     order: (a: Candidate, b: Candidate) => number,
     cache: WeakMap<NodeState, CachedFit>,
+    weightsVersion: number,
   ): { grants: DeviceGrant[][]; score: number } | { reason: string } {
     const known = cache.get(node);
-    const weightsVersion = this.fragmentation.weightsVersion();
     if (known && known.nodeVersion === node.version && known.weightsVersion === weightsVersion) return known.fit;
     const fit = this.fitPod(node, request, chain, weights, order, true);
     let result: CachedFit['fit'];
