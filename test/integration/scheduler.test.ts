@@ -95,6 +95,36 @@ test('a share goes webhook → filter → bind and ends bound with the allocatio
   });
 });
 
+test("an allocation write the API server refuses: Filter has answered, Bind fails and takes nothing, the next Filter and Bind place the pod", async () => {
+  const pod = admitted(podSpec('flaky', { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '2000' }));
+  api.store.create(PODS, 'default', pod);
+  await until('the scheduler to see the pod', () => scheduler.cache.cluster.nodes.length === 2);
+  const uid = (storedPod('flaky').metadata as { uid?: string }).uid ?? '';
+  api.faults.failNext(1, { match: { method: 'PATCH', path: '/api/v1/namespaces/default/pods/flaky' } });
+
+  const first = await post('/filter', { Pod: api.store.get(PODS, 'default', 'flaky'), NodeNames: NODE_NAMES });
+  assert.equal(first.Error, '', 'Filter answers before its write lands');
+  const refused = await post('/bind', { PodName: 'flaky', PodNamespace: 'default', PodUID: uid, Node: (first.NodeNames as string[])[0] });
+  assert.match(String(refused.Error), /^bind default\/flaky: its allocation was not written \(.*\); it must be filtered again$/);
+  assert.equal(scheduler.cache.allocation(uid), undefined, 'the charge was given back');
+  assert.equal(storedPod('flaky').spec.nodeName, undefined, 'not bound');
+  for (const name of NODE_NAMES) {
+    const lock = (api.store.get(NODES, '', name) as { metadata: { annotations?: Record<string, string> } }).metadata.annotations?.[NODE_LOCK] ?? '';
+    assert.doesNotMatch(lock, /,flaky$/, 'no lock taken for it');
+  }
+
+  const again = await post('/filter', { Pod: api.store.get(PODS, 'default', 'flaky'), NodeNames: NODE_NAMES });
+  const chosen = (again.NodeNames as string[])[0] ?? '';
+  // The first test's pod holds its node's lock until its device plugin would release it.
+  for (const name of NODE_NAMES) api.store.patch(NODES, '', name, 'merge', { metadata: { annotations: { [NODE_LOCK]: null } } });
+  assert.deepEqual(await post('/bind', { PodName: 'flaky', PodNamespace: 'default', PodUID: uid, Node: chosen }), { Error: '' });
+  assert.equal(storedPod('flaky').spec.nodeName, chosen);
+  assert.equal(storedPod('flaky').metadata.annotations?.[POD_NODE], chosen);
+  await until('the FilteringFailed event naming the write', () =>
+    api.store.list(EVENTS, { namespace: 'default' }).items.some((e) => (e as { reason?: string; message?: string }).reason === 'FilteringFailed' && /writing the allocation of default\/flaky failed/.test((e as { message?: string }).message ?? '')),
+  );
+});
+
 test('a pod that fits nowhere gets HAMi reasons per node and a FilteringFailed event', async () => {
   const pod = admitted(podSpec('huge', { 'nvidia.com/gpu': '1', 'nvidia.com/gpumem': '40000' }));
   api.store.create(PODS, 'default', pod);
@@ -129,7 +159,7 @@ test('a scheduler started from scratch rebuilds exactly the usage the first one 
   }
   const usage = (s: RunningScheduler) => NODE_NAMES.map((n) => { const st = s.cache.cluster.node(n); return [...(st?.memory ?? [])].concat([...(st?.cores ?? [])], [...(st?.tasks ?? [])]); });
   // The first scheduler's cache has its own decisions; the informer's echo of the annotations must agree.
-  await until('the informer to echo every decision', () => api.store.list(PODS, { namespace: 'default' }).items.length === 8);
+  await until('every decision written', () => [0, 1, 2, 3, 4, 5].every((i) => storedPod(`batch-${String(i)}`).metadata.annotations?.[POD_NODE] !== undefined));
   const before = usage(scheduler);
   await scheduler.close();
   scheduler = await startScheduler({ kubeConfig: api.kubeConfig(), log: () => {} });
