@@ -217,10 +217,15 @@ test("the cache's copy of the node: used when it shows no lock; a stale one cost
   let copy: Node | undefined = read();
   const gets: string[] = [];
   // The client's methods live on its prototype: wrap it, do not spread it.
+  const writes: string[] = [];
   const counting = Object.assign(Object.create(client) as KubeClient, {
     getNode: async (name: string) => {
       gets.push(name);
       return client.getNode(name);
+    },
+    mergePatchNode: async (...args: Parameters<KubeClient['mergePatchNode']>) => {
+      writes.push(args[2]?.resourceVersion ?? '');
+      return client.mergePatchNode(...args);
     },
   });
   const locker = new NodeLocker(counting, { cached: () => copy, retryDelayMs: 0 });
@@ -232,10 +237,12 @@ test("the cache's copy of the node: used when it shows no lock; a stale one cost
   assert.match(lockValue('gpu-cached') ?? '', /,default,cache-a$/);
 
   // The copy is from before pod a's lock: its write loses, the fresh read sees a's lock.
+  const writesBefore = writes.length;
   const refused = await locker.acquire('gpu-cached', b);
   assert.equal(refused.acquired, false);
   assert.equal(!refused.acquired && refused.reason, 'held');
   assert.deepEqual(gets, ['gpu-cached']);
+  assert.equal(writes.length, writesBefore + 1, 'one write against the stale copy, not one per turn spent waiting for it');
 
   // A copy showing a lock that is gone by now is not trusted.
   copy = read();

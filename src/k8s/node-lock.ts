@@ -176,13 +176,14 @@ export class NodeLocker {
     // Fails fast on a bad owner, before any request.
     encodeNodeLock(this.now(), owner.namespace, owner.name);
     if (this.cached !== undefined) {
-      if (await this.acquireFromCache(nodeName, owner)) return { acquired: true, how: 'free' };
+      const tried = new Set<string>();
+      if (await this.acquireFromCache(nodeName, owner, tried)) return { acquired: true, how: 'free' };
       // The copy may be a watch event or two behind: the previous pod's lock was released a moment
       // ago, and the event is already received but not yet handled. Give the informer a few turns
       // of the event loop to catch up, looking again after each, before paying for a GET.
       for (let turn = 0; turn < CACHE_CATCH_UP_TURNS; turn++) {
         await new Promise((resolve) => setImmediate(resolve));
-        if (await this.acquireFromCache(nodeName, owner)) return { acquired: true, how: 'free' };
+        if (await this.acquireFromCache(nodeName, owner, tried)) return { acquired: true, how: 'free' };
       }
     }
     for (let attempt = 1; ; attempt++) {
@@ -221,11 +222,16 @@ export class NodeLocker {
     }
   }
 
-  /** Writes the lock against the informer's copy when it shows none; false when it shows one or the write loses. */
-  private async acquireFromCache(nodeName: string, owner: NodeLockOwner): Promise<boolean> {
+  /**
+   * Writes the lock against the informer's copy when it shows none; false when it shows one, the
+   * write loses, or a write against this resourceVersion (in `tried`) has lost already.
+   */
+  private async acquireFromCache(nodeName: string, owner: NodeLockOwner, tried: Set<string>): Promise<boolean> {
     const cached = this.cached?.(nodeName);
-    if (cached === undefined || readLock(cached.metadata?.annotations) !== undefined || (cached.metadata?.resourceVersion ?? '') === '') return false;
-    return this.conditionalWrite(nodeName, cached.metadata?.resourceVersion, encodeNodeLock(this.now(), owner.namespace, owner.name));
+    const version = cached?.metadata?.resourceVersion ?? '';
+    if (cached === undefined || version === '' || tried.has(version) || readLock(cached.metadata?.annotations) !== undefined) return false;
+    tried.add(version);
+    return this.conditionalWrite(nodeName, version, encodeNodeLock(this.now(), owner.namespace, owner.name));
   }
 
   private async tryRelease(nodeName: string, owner: NodeLockOwner): Promise<ReleaseResult> {
