@@ -59,6 +59,14 @@ test('the dashboard shows the demo cluster: nodes, GPUs, a pending pod and why, 
   const nodes = await page.locator('[data-testid="node"]').evaluateAll((cards) => cards.map((c) => c.getAttribute('data-node')));
   assert.deepEqual(nodes, cluster.nodes.map((n) => n.name).sort());
   assert.equal(await page.locator('[data-testid="gpu"]').count(), 32);
+  // The node filter narrows the grid, says when nothing matches, and clearing it shows every node.
+  const nodeFilter = page.getByPlaceholder('node name');
+  await nodeFilter.fill(nodes[0] ?? '');
+  await until('one node card', async () => (await page.locator('[data-testid="node"]').count()) === 1);
+  await nodeFilter.fill('no-such-node');
+  await page.locator('.empty', { hasText: 'No node matches “no-such-node”.' }).waitFor();
+  await nodeFilter.fill('');
+  await until('every node card again', async () => (await page.locator('[data-testid="node"]').count()) === nodes.length);
   const reasons = await page.locator('[data-testid="pending-reason"]').allTextContents();
   assert.ok(reasons.some((r) => /CardInsufficientMemory/.test(r)), `a pending pod says why: ${JSON.stringify(reasons)}`);
   await page.locator('[data-testid="whatif-result"]', { hasText: /With sharing, this cluster would hold \d+ more/ }).waitFor({ timeout: 20_000 });
