@@ -1,9 +1,10 @@
-import { useMemo, useRef, useState } from 'preact/hooks';
+import { useRef } from 'preact/hooks';
 
 import { GpuRow } from './bars.js';
 import type { Colours } from './colours.js';
 import { count, gib, pct, percentOf } from './format.js';
 import { html } from './html.js';
+import { MoreButton, useFilter, usePages } from './paging.js';
 import { useSeen } from './visible.js';
 import type { NodeView } from '../view.js';
 
@@ -44,27 +45,25 @@ function NodeCard({ node, colours, eager }: NodeCardProps) {
   </article>`;
 }
 
+function nameMatches(node: NodeView, q: string): boolean {
+  return node.name.toLowerCase().includes(q);
+}
+
 interface NodeGridProps {
   readonly nodes: readonly NodeView[];
   readonly colours: Colours;
 }
 
 export function NodeGrid({ nodes, colours }: NodeGridProps) {
-  const [filter, setFilter] = useState('');
-  const [limit, setLimit] = useState(PAGE);
-  const matching = useMemo(() => {
-    const q = filter.trim().toLowerCase();
-    return q === '' ? nodes : nodes.filter((n) => n.name.toLowerCase().includes(q));
-  }, [nodes, filter]);
-  const shown = matching.slice(0, limit);
-  const rest = matching.length - shown.length;
+  const { filter, setFilter, matching } = useFilter(nodes, nameMatches);
+  const { shown, rest, more, reset } = usePages(matching, PAGE);
   return html`<section class="panel" aria-labelledby="nodes-title">
     <div class="panel-head">
       <h2 id="nodes-title">Nodes</h2>
       <label class="filter">
         <span>Filter nodes</span>
         <input type="search" placeholder="node name" value=${filter}
-          onInput=${(e: Event) => { setFilter((e.currentTarget as HTMLInputElement).value); setLimit(PAGE); }} />
+          onInput=${(e: Event) => { setFilter((e.currentTarget as HTMLInputElement).value); reset(); }} />
       </label>
       <span class="muted">${shown.length === nodes.length ? `${count(nodes.length)} nodes` : `${count(shown.length)} of ${count(matching.length)} shown · ${count(nodes.length)} nodes`}</span>
     </div>
@@ -76,8 +75,6 @@ export function NodeGrid({ nodes, colours }: NodeGridProps) {
     <div class="node-grid">
       ${shown.map((node, i) => html`<${NodeCard} key=${node.name} node=${node} colours=${colours} eager=${i < EAGER} />`)}
     </div>
-    ${rest > 0
-      ? html`<button type="button" class="more" onClick=${() => setLimit(limit + PAGE)}>Show ${Math.min(PAGE, rest)} more (${count(rest)} hidden)</button>`
-      : null}
+    <${MoreButton} rest=${rest} page=${PAGE} onMore=${more} />
   </section>`;
 }

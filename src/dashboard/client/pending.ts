@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Colours } from './colours.js';
 import { ago, count } from './format.js';
 import { html } from './html.js';
+import { MoreButton, usePages } from './paging.js';
 import type { PendingView } from '../view.js';
 
 // Rows at first and per "show more": hundreds of rows would cost the first render more than they tell.
@@ -59,10 +60,8 @@ interface PendingTableProps {
 
 export function PendingTable({ pending, clockOffsetMs, colours }: PendingTableProps) {
   useTicker(TICK_MS);
-  const [limit, setLimit] = useState(PAGE);
+  const { shown, rest, more } = usePages(pending, PAGE);
   const nowMs = Date.now() + clockOffsetMs;
-  const shown = pending.slice(0, limit);
-  const rest = pending.length - shown.length;
   return html`<section class="panel" aria-labelledby="pending-title">
     <div class="panel-head"><h2 id="pending-title">Pending pods</h2><span class="muted">${count(pending.length)} waiting</span></div>
     ${pending.length === 0
@@ -71,6 +70,6 @@ export function PendingTable({ pending, clockOffsetMs, colours }: PendingTablePr
           <thead><tr><th scope="col">Pod</th><th scope="col">Waiting</th><th scope="col">Reason</th></tr></thead>
           <tbody>${shown.map((pod) => html`<${PendingRow} key=${`${pod.namespace}/${pod.name}`} pod=${pod} nowMs=${nowMs} colours=${colours} />`)}</tbody>
         </table></div>`}
-    ${rest > 0 ? html`<button type="button" class="more" onClick=${() => setLimit(limit + PAGE)}>Show ${Math.min(PAGE, rest)} more (${count(rest)} hidden)</button>` : null}
+    <${MoreButton} rest=${rest} page=${PAGE} onMore=${more} />
   </section>`;
 }

@@ -1,8 +1,7 @@
-import { useMemo, useState } from 'preact/hooks';
-
 import type { Colours } from './colours.js';
 import { count, shortId } from './format.js';
 import { html } from './html.js';
+import { MoreButton, useFilter, usePages } from './paging.js';
 import type { PodView } from '../view.js';
 
 // Rows at first and per "show more"; the filter finds the rest.
@@ -22,14 +21,8 @@ interface PodTableProps {
 }
 
 export function PodTable({ pods, colours }: PodTableProps) {
-  const [filter, setFilter] = useState('');
-  const [limit, setLimit] = useState(PAGE);
-  const matching = useMemo(() => {
-    const q = filter.trim().toLowerCase();
-    return q === '' ? pods : pods.filter((p) => matches(p, q));
-  }, [pods, filter]);
-  const shown = matching.slice(0, limit);
-  const rest = matching.length - shown.length;
+  const { filter, setFilter, matching } = useFilter(pods, matches);
+  const { shown, rest, more } = usePages(matching, PAGE);
   return html`<section class="panel" aria-labelledby="pods-title">
     <div class="panel-head">
       <h2 id="pods-title">Pods holding shares</h2>
@@ -50,6 +43,6 @@ export function PodTable({ pods, colours }: PodTableProps) {
             <td>${pod.devices.map((d) => html`<span class="chip" title=${d.id}>${shortId(d.id)} · ${d.memoryUsedMiB === null ? '' : `${Math.round(d.memoryUsedMiB)} used of `}${d.memoryMiB} MiB · ${d.cores}%</span>`)}</td>
           </tr>`)}</tbody>
         </table></div>`}
-    ${rest > 0 ? html`<button type="button" class="more" onClick=${() => setLimit(limit + PAGE)}>Show ${Math.min(PAGE, rest)} more (${count(rest)} hidden)</button>` : null}
+    <${MoreButton} rest=${rest} page=${PAGE} onMore=${more} />
   </section>`;
 }
