@@ -240,11 +240,21 @@ async function serveApiInWorker(): Promise<void> {
   port.postMessage({ op: 'ready', url: api.url, pods } satisfies FromWorker);
 }
 
-/** The API server on a worker thread (this module again, loaded through tsx). */
-async function apiInWorker(): Promise<ApiHost> {
+/**
+ * A worker thread running this module again: through tsx from the sources, or as it is when the
+ * benchmark was bundled into one file (`scripts/bundle-bench.sh`, for a machine without
+ * node_modules).
+ */
+function thisModuleInWorker(workerData: unknown): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(import.meta.url), { workerData });
   const tsx = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(tsx)}).then((m) => m.tsImport(${JSON.stringify(import.meta.url)}, ${JSON.stringify(import.meta.url)}))`;
-  const worker = new Worker(code, { eval: true, workerData: { role: 'tessera-bench-apiserver' } });
+  return new Worker(code, { eval: true, workerData });
+}
+
+/** The API server on a worker thread (this module again). */
+async function apiInWorker(): Promise<ApiHost> {
+  const worker = thisModuleInWorker({ role: 'tessera-bench-apiserver' });
   const waiting = new Map<number, { resolve: (times: Record<string, number[]>) => void; reject: (error: Error) => void }>();
   let nextId = 0;
   const ready = new Promise<{ url: string; pods: Record<string, JsonObject[]> }>((resolve, reject) => {
@@ -421,10 +431,8 @@ async function standInWorker(job: StandInJob): Promise<void> {
 }
 
 function runOnStandInThread(extender: URL, api: string, nodeNames: readonly string[], pods: readonly JsonObject[]): Promise<RunResult> {
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(tsx)}).then((m) => m.tsImport(${JSON.stringify(import.meta.url)}, ${JSON.stringify(import.meta.url)}))`;
   const job: StandInJob = { role: 'tessera-bench-kube-scheduler', extender: extender.href, api, nodeNames: [...nodeNames], pods: [...pods] };
-  const worker = new Worker(code, { eval: true, workerData: job });
+  const worker = thisModuleInWorker(job);
   return new Promise((resolve, reject) => {
     worker.once('message', (result: RunResult) => {
       resolve(result);
