@@ -5,7 +5,7 @@ import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  globalIgnores(['dist/', 'node_modules/', 'native/', 'coverage/']),
+  globalIgnores(['dist/', 'node_modules/', 'native/', 'coverage/', '.gpu/']),
   js.configs.recommended,
   tseslint.configs.strict,
   {
