@@ -176,6 +176,7 @@ export class ClusterState {
   nodes: NodeState[] = [];
   /** Devices over all nodes. */
   deviceCount = 0;
+  private largest: number | null = 0;
   /** Nodes by ascending (score, name), kept in order as usage changes. */
   private readonly ordered: NodeState[] = [];
 
@@ -231,6 +232,7 @@ export class ClusterState {
     const previous = this.byName.get(inventory.name);
     const state = new NodeState(inventory);
     this.deviceCount += state.devices.length - (previous?.devices.length ?? 0);
+    this.largest = null;
     if (previous) {
       this.unfile(previous);
       for (const pod of previous.pods.values()) this.charge(state, pod.key, pod.grants, pod.initContainers, pod.host);
@@ -247,10 +249,17 @@ export class ClusterState {
     const state = this.byName.get(name);
     if (!state) return;
     this.deviceCount -= state.devices.length;
+    this.largest = null;
     for (const key of state.pods.keys()) this.podNode.delete(key);
     this.unfile(state);
     this.byName.delete(name);
     this.nodes = this.nodes.filter((n) => n !== state);
+  }
+
+  /** The most devices any one node has (0 without nodes). */
+  get largestNodeDevices(): number {
+    this.largest ??= this.nodes.reduce((most, n) => Math.max(most, n.devices.length), 0);
+    return this.largest;
   }
 
   node(name: string): NodeState | undefined {

@@ -211,6 +211,27 @@ describe('policies', () => {
   });
 });
 
+describe('fragmentation-aware: large nodes before large pods are seen', () => {
+  const gpus = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => gpu(`GPU-${prefix}-${String(i)}`));
+  const oneGpu = podRequest(pod().gpu(1).memPercent(100).cores(100).build(), vendors);
+
+  test('while no pod as large as the largest node has been seen, a tie goes to the node with the least idle capacity', () => {
+    const e = engineWith([node('a-big', gpus('big', 8)), node('b-small', gpus('small', 2))], { nodePolicy: 'fragmentation' });
+    // Nothing learnt yet: both nodes add no fragmentation and are equally full; by name a-big
+    // would be opened, and the first 8-GPU pod would find no whole node.
+    assert.equal(e.filter(oneGpu).placement?.node, 'b-small');
+  });
+
+  test('once such a pod has been seen, the learnt shapes decide and ties go by name again', () => {
+    const e = engineWith([node('a-big', gpus('big', 8)), node('b-small', gpus('small', 2))], { nodePolicy: 'fragmentation' });
+    // An 8-GPU pod bound to a model no node has: it counts as seen, yet weighs the same on both
+    // nodes, so the tie stands and the name decides.
+    e.observe(podRequest(pod().gpu(8).memPercent(100).cores(100).annotate('nvidia.com/use-gputype', 'T4').build(), vendors));
+    assert.equal(e.shapes.largestAsk, 8);
+    assert.equal(e.filter(oneGpu).placement?.node, 'a-big');
+  });
+});
+
 test('release returns exactly what the pod took', () => {
   const e = engineWith([node('n1', [gpu('GPU-a'), gpu('GPU-b')])]);
   const before = e.cluster.node('n1')?.score();

@@ -72,6 +72,8 @@ export class ShapeTracker {
   private sinceCheck = 0;
   /** Changes whenever `shapes()` returns something new: caches key on it. */
   version = 0;
+  /** The most devices one ask of any pod seen so far has asked for (since the start, not in the window). */
+  largestAsk = 0;
 
   constructor(
     readonly window = 2000,
@@ -83,6 +85,7 @@ export class ShapeTracker {
   ) {}
 
   observe(request: PodRequest): void {
+    for (const c of request.containers) for (const a of c.asks) this.largestAsk = Math.max(this.largestAsk, a.count);
     const { key, ask, constraints } = shapeKey(request);
     if (this.ring.length === this.window) {
       const old = this.ring[this.next] ?? '';
@@ -352,6 +355,11 @@ export class FragmentationModel {
       value += weight * Math.max(0, idleSum - usable);
     }
     return value;
+  }
+
+  /** The node's idle device capacity now, in devices. */
+  idle(node: NodeState): number {
+    return this.terms(node).idleSum;
   }
 
   /** The node's fragmentation now, in devices. */
