@@ -176,7 +176,7 @@ export class ClusterState {
   nodes: NodeState[] = [];
   /** Devices over all nodes. */
   deviceCount = 0;
-  /** `largestNodeDevices`, worked out again after a node is set or removed (null until then). */
+  /** The cached `largestNodeDevices`: null once a node is set or removed, until it is next read. */
   private largest: number | null = 0;
   /** Nodes by ascending (score, name), kept in order as usage changes. */
   private readonly ordered: NodeState[] = [];
