@@ -108,8 +108,8 @@ function metaField(object: JsonObject, key: string): JsonValue | undefined {
 }
 
 function metaString(object: JsonObject, key: string): string {
-  const metadata = field(object, 'metadata');
-  return isJsonObject(metadata) ? (stringField(metadata, key) ?? '') : '';
+  const value = metaField(object, key);
+  return typeof value === 'string' ? value : '';
 }
 
 /** Everything but `metadata` and `status`: what bumps `generation` when it changes. */
