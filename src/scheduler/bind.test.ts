@@ -5,6 +5,7 @@ import { POD_BIND_PHASE, POD_BIND_TIME } from '../core/annotations.js';
 import { ClusterState } from '../core/placement/cluster.js';
 import { AllocationWrites } from './allocation-writes.js';
 import { type BindDeps, bindPod, type PodRef } from './bind.js';
+import { BusyNodes } from './busy-nodes.js';
 import type { PodObject } from './pod-allocation.js';
 import { SchedulerCache } from './scheduler-cache.js';
 
@@ -61,6 +62,18 @@ test('lock contention: the error is returned and the pod is left untouched', asy
   assert.equal(result.Error, 'bind ns/p to n1: node n1 has been locked within 5m0s: node lock contention');
   assert.deepEqual(h.calls, []);
   assert.match(h.events[0] ?? '', /^Warning BindingFailed/);
+});
+
+test('a failed Bind frees the node for Filter; a bound pod keeps it busy until its lock shows', async () => {
+  const busy = new BusyNodes({ node: () => undefined, now: () => NOW });
+  busy.sent('u1', 'n1', 'ns', 'p');
+  const failing = harness({ busy, lockNode: () => Promise.reject(new Error('node lock contention')) });
+  assert.notEqual((await bindPod(ARGS, failing.deps)).Error, '');
+  assert.equal(busy.busy('n1'), false);
+  busy.sent('u1', 'n1', 'ns', 'p');
+  const h = harness({ busy });
+  assert.deepEqual(await bindPod(ARGS, h.deps), { Error: '' });
+  assert.equal(busy.busy('n1'), true);
 });
 
 test('a failed binding releases the lock it took', async () => {

@@ -11,6 +11,7 @@
  */
 import { POD_BIND_PHASE, POD_BIND_TIME } from '../core/annotations.js';
 import type { AllocationWrites } from './allocation-writes.js';
+import type { BusyNodes } from './busy-nodes.js';
 import type { ExtenderBindingArgs, ExtenderBindingResult } from './extender-wire.js';
 import type { EventType } from './filter.js';
 import { type PodObject, podCacheKey } from './pod-allocation.js';
@@ -36,6 +37,8 @@ export interface BindDeps {
   readonly asksDevices: (pod: PodObject) => boolean;
   /** Filter's annotation writes, which Bind waits for. */
   readonly writes: AllocationWrites;
+  /** Nodes Filter passes over while a pod is on its way to their lock; a failed Bind is no longer on its way. */
+  readonly busy?: BusyNodes;
   readonly event: (pod: PodObject, type: EventType, reason: string, message: string) => void;
   readonly now: () => Date;
 }
@@ -45,10 +48,19 @@ export async function bindPod(args: ExtenderBindingArgs, deps: BindDeps): Promis
   const pod = deps.getPod(ref);
   if (!pod) {
     // A pod deleted between Filter and Bind: give back what Filter assumed for it.
-    if (args.podUID !== '') deps.cache.forget(args.podUID);
+    if (args.podUID !== '') {
+      deps.cache.forget(args.podUID);
+      deps.busy?.forget(args.podUID);
+    }
     return { Error: `bind ${ref.namespace}/${ref.name}: the pod does not exist (deleted after Filter?)` };
   }
   const key = podCacheKey(pod);
+  const result = await bindExisting(args, deps, ref, pod, key);
+  if (result.Error !== '') deps.busy?.forget(key);
+  return result;
+}
+
+async function bindExisting(args: ExtenderBindingArgs, deps: BindDeps, ref: PodRef, pod: PodObject, key: string): Promise<ExtenderBindingResult> {
   const unwritten = await deps.writes.written(key);
   if (unwritten !== null) {
     return { Error: `bind ${ref.namespace}/${ref.name}: its allocation was not written (${unwritten}); it must be filtered again` };

@@ -30,6 +30,8 @@ export interface FilterExplanation {
   readonly fits?: number;
   readonly candidates: number;
   readonly failedNodes: Readonly<Record<string, string>>;
+  /** Nodes that fit and ranked before `node`, passed over because another pod was being bound there. */
+  readonly busyNodes?: readonly string[];
   readonly message?: string;
 }
 

@@ -10,6 +10,8 @@ import { nvidiaVendor } from '../core/vendors/nvidia.js';
 import { DEFAULT_DEVICE_CONFIG } from '../config/device-config.js';
 import { quotaResourcesFromConfig } from '../webhook/quota.js';
 import { AllocationWrites } from './allocation-writes.js';
+import { BusyNodes } from './busy-nodes.js';
+import type { FilterExplanation } from './explain.js';
 import { parseBindingArgs, parseExtenderArgs, WireError } from './extender-wire.js';
 import { type EventType, failureSummary, type FilterDeps, filterPod } from './filter.js';
 import { type NodeObject, nodeInventory } from './node-inventory.js';
@@ -242,6 +244,40 @@ describe('filterPod', () => {
     // Filtering the first pod again does not count it twice.
     const again = await filterPod({ pod: withUid(pod('a').gpu(1).mem(3000).build(), 'ua', 'team-a'), nodes: null, nodeNames: ['n1'] }, deps);
     assert.deepEqual(again.NodeNames, ['n1']);
+  });
+
+  test('a node where another pod is on its way to the lock is passed over while another fits', async () => {
+    const h = harness([gpuNode('n1', 2), gpuNode('n2', 2)]);
+    const busy = new BusyNodes({ node: () => undefined, now: () => NOW });
+    const deps: FilterDeps = { ...h.deps, busy };
+    const explained: FilterExplanation[] = [];
+    const first = await filterPod({ pod: withUid(pod('a').gpu(1).mem(3000).build(), 'u1'), nodes: null, nodeNames: ['n1', 'n2'] }, deps);
+    assert.deepEqual(first.NodeNames, ['n1']);
+    // Binpack would send the next pod to n1, the fuller node, where its Bind would meet a's lock.
+    const second = await filterPod({ pod: withUid(pod('b').gpu(1).mem(3000).build(), 'u2'), nodes: null, nodeNames: ['n1', 'n2'] }, { ...deps, explain: (_p, e) => explained.push(e) });
+    assert.deepEqual(second.NodeNames, ['n2']);
+    assert.deepEqual(explained[0]?.busyNodes, ['n1']);
+    // Both nodes busy: the fuller one again, as without the preference.
+    const third = await filterPod({ pod: withUid(pod('c').gpu(1).mem(3000).build(), 'u3'), nodes: null, nodeNames: ['n1', 'n2'] }, deps);
+    assert.deepEqual(third.NodeNames, ['n1']);
+    // Without the preference (no busy): HAMi's choice.
+    const plain = await filterPod({ pod: withUid(pod('d').gpu(1).mem(3000).build(), 'u4'), nodes: null, nodeNames: ['n1', 'n2'] }, h.deps);
+    assert.deepEqual(plain.NodeNames, ['n1']);
+  });
+
+  test('a failed allocation write or a second Filter of the pod frees the node it was sent to', async () => {
+    const h = harness([gpuNode('n1', 2)], () => Promise.reject(new Error('HTTP 500')));
+    const busy = new BusyNodes({ node: () => undefined, now: () => NOW });
+    await filterPod({ pod: withUid(pod('a').gpu(1).mem(3000).build(), 'u1'), nodes: null, nodeNames: ['n1'] }, { ...h.deps, busy });
+    assert.equal(busy.busy('n1'), true);
+    await h.deps.writes.drain();
+    assert.equal(busy.busy('n1'), false);
+    const ok = harness([gpuNode('n1', 2), gpuNode('n2', 2)]);
+    const busy2 = new BusyNodes({ node: () => undefined, now: () => NOW });
+    const p = withUid(pod('a').gpu(1).mem(3000).build(), 'u1');
+    await filterPod({ pod: p, nodes: null, nodeNames: ['n1'] }, { ...ok.deps, busy: busy2 });
+    await filterPod({ pod: p, nodes: null, nodeNames: ['n2'] }, { ...ok.deps, busy: busy2 });
+    assert.deepEqual([busy2.busy('n1'), busy2.busy('n2')], [false, true]);
   });
 
   test('failureSummary groups nodes by reason, the most common first', () => {

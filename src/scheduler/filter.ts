@@ -15,6 +15,7 @@ import { type Placement, PlacementEngine } from '../core/placement/engine.js';
 import { type PodRequest, podRequest } from '../core/request.js';
 import type { Vendor } from '../core/vendors/vendor.js';
 import type { AllocationWrites } from './allocation-writes.js';
+import type { BusyNodes } from './busy-nodes.js';
 import { checkQuota, grantsQuotaCharge, type QuotaResources, type ResourceQuotaLike } from '../webhook/quota.js';
 import { type ExtenderArgs, type ExtenderFilterResult, filterResult } from './extender-wire.js';
 import type { FilterExplanation } from './explain.js';
@@ -38,6 +39,12 @@ export interface FilterDeps {
   readonly now: () => Date;
   /** Hears every decision on a pod that asks for devices, for `tessera explain` (see explain.ts). */
   readonly explain?: (pod: PodObject, explanation: FilterExplanation) => void;
+  /**
+   * Nodes where another pod is between Filter and Allocate (busy-nodes.ts): passed over while
+   * another node fits, as a second pod there would fail its Bind on the node lock. Absent: HAMi's
+   * choice exactly.
+   */
+  readonly busy?: BusyNodes;
   /** GPU quota (`limits.nvidia.com/gpumem`, `limits.nvidia.com/gpucores`): the namespace's ResourceQuotas. */
   readonly quota?: { readonly resources: readonly QuotaResources[]; readonly quotas: (namespace: string) => readonly ResourceQuotaLike[] };
 }
@@ -145,8 +152,10 @@ export async function filterPod(args: ExtenderArgs, deps: FilterDeps): Promise<E
   const earlierWrite = deps.writes.pending(key);
   if (earlierWrite) await earlierWrite;
   deps.cache.forget(key);
+  deps.busy?.forget(key);
   deps.engine.observe(request);
-  const outcome = deps.engine.filter(request, args.nodeNames ?? []);
+  const busy = deps.busy;
+  const outcome = deps.engine.filter(request, args.nodeNames ?? [], busy ? { avoid: (node) => busy.busy(node) } : {});
   const failed = Object.fromEntries(outcome.failed);
   const placement = outcome.placement;
   if (!placement) {
@@ -167,6 +176,8 @@ export async function filterPod(args: ExtenderArgs, deps: FilterDeps): Promise<E
   }
   // Charged at once, so the next Filter already sees this pod's usage while its write is in flight.
   deps.cache.assume(key, placement.node, placement.grants, initContainers, namespace, pod.metadata?.name ?? '');
+  // Bind takes the node lock only for a pod given devices.
+  if (placement.grants.some((c) => c.length > 0)) deps.busy?.sent(key, placement.node, namespace, pod.metadata?.name ?? '');
   const succeeded = `find fit node(${placement.node}), ${String(outcome.failed.size)} nodes not fit, ${String(outcome.fits)} nodes fit(${placement.node}:${placement.score.toFixed(2)})`;
   deps.writes.track(key, deps.annotatePod(pod, allocationAnnotations(placement, deps.now())), (failure) => {
     if (failure === null) {
@@ -174,11 +185,20 @@ export async function filterPod(args: ExtenderArgs, deps: FilterDeps): Promise<E
       return;
     }
     deps.cache.forget(key);
+    deps.busy?.forget(key);
     const message = `writing the allocation of ${podName(pod)} failed: ${failure}`;
     deps.event(pod, 'Warning', 'FilteringFailed', message);
     explain(pod, 'error', { message, failedNodes: failed });
   });
   const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
-  explain(pod, 'placed', { node: placement.node, score: placement.score, grants: placement.grants, containers, fits: outcome.fits, failedNodes: failed });
+  explain(pod, 'placed', {
+    node: placement.node,
+    score: placement.score,
+    grants: placement.grants,
+    containers,
+    fits: outcome.fits,
+    failedNodes: failed,
+    ...(outcome.avoided.length > 0 && { busyNodes: outcome.avoided }),
+  });
   return filterResult({ NodeNames: [placement.node], FailedNodes: failed });
 }

@@ -34,6 +34,7 @@ import { Dashboard, type DashboardOptions } from '../dashboard/server.js';
 import { NodeUsageScraper } from '../dashboard/node-usage.js';
 import { AllocationWrites } from './allocation-writes.js';
 import { type BindDeps, bindPod } from './bind.js';
+import { BusyNodes } from './busy-nodes.js';
 import { ExplanationLog, serveExplain } from './explain.js';
 import { extenderHandler, type ExtenderServer, startExtenderServer } from './extender-server.js';
 import { type FilterDeps, filterPod } from './filter.js';
@@ -85,6 +86,12 @@ export interface SchedulerOptions {
         /** Read the node monitors only while someone looks at the dashboard ('watched'), or always. @default 'watched' */
         readonly readUsage?: 'watched' | 'always';
       });
+  /**
+   * Pass over a node where another pod is between Filter and the device plugin's Allocate while
+   * another node fits (busy-nodes.ts): HAMi's node lock would fail the second pod's Bind. `false`
+   * chooses exactly as HAMi does. @default true
+   */
+  readonly avoidBusyNodes?: boolean;
   /** Log lines (problems with nodes or pods, leadership changes). @default stderr */
   readonly log?: (line: string) => void;
   readonly now?: () => Date;
@@ -134,14 +141,19 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
   const onError = (error: unknown, context: { informer: string; during: string }) => log(`informer ${context.informer} (${context.during}): ${String(error)}`);
   const nodes: Informer<Node> = createNodeInformer(options.kubeConfig, { client, onError });
   const pods: Informer<Pod> = createPodInformer(options.kubeConfig, { client, onError });
+  const busy = options.avoidBusyNodes === false ? undefined : new BusyNodes({ node: (name) => nodes.get(name), now });
   nodes.on('add', (n) => cache.upsertNode(n));
-  nodes.on('update', (n) => cache.upsertNode(n));
+  nodes.on('update', (n) => {
+    cache.upsertNode(n);
+    busy?.nodeChanged(n);
+  });
   nodes.on('delete', (n) => cache.removeNode(n.metadata?.name ?? ''));
   pods.on('add', (p) => cache.upsertPod(p));
   pods.on('update', (p) => cache.upsertPod(p));
   pods.on('delete', (p) => {
     cache.removePod(p);
     writes.forget(podCacheKey(p));
+    busy?.forget(podCacheKey(p));
   });
   // ResourceQuotas for GPU quota in Filter (`limits.nvidia.com/gpumem`, `limits.nvidia.com/gpucores`).
   const quotas: Informer<ResourceQuota> = new ResilientInformer<ResourceQuota>(
@@ -203,6 +215,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
       await client.mergePatchPod(pod.metadata?.namespace ?? 'default', pod.metadata?.name ?? '', { metadata: { annotations: { ...annotations } } });
     },
     writes,
+    ...(busy && { busy }),
     event,
     now,
     quota: { resources: quotaResourcesFromConfig(config), quotas: (namespace) => quotas.list(namespace) },
@@ -228,6 +241,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     },
     bindPod: (r, uid, node, annotations) => client.bindPod(r.namespace, r.name, node, { annotations, ...(uid === '' ? {} : { uid }) }),
     writes,
+    ...(busy && { busy }),
     event,
     now,
   };

@@ -40,6 +40,7 @@ export function renderExplanation(e: Explanation): string {
     // Under binpack and spread the engine stops at the first node that fits in preference order,
     // so these are the nodes it passed over, not every node that would not fit.
     if (Object.keys(f.failedNodes).length > 0) lines.push('Preferred nodes passed over (did not fit):', ...reasonLines(f.failedNodes));
+    if ((f.busyNodes ?? []).length > 0) lines.push(`Preferred nodes passed over (another pod was being bound there): ${(f.busyNodes ?? []).join(', ')}`);
   } else if (f.outcome === 'unschedulable') {
     lines.push(`Filter ${f.at}: pending, no node fits (0 of ${f.candidates} candidates)`);
     lines.push(...reasonLines(f.failedNodes));

@@ -60,6 +60,7 @@ export const schedulerCommand: CommandFactory = (program) => {
     .option('--metrics-bind-address <address>', "Prometheus metrics (GET /metrics) address, as HAMi's flag; '' turns them off", parseOptionalBind, parseOptionalBind(DEFAULT_METRICS_BIND))
     .option('--no-metrics', 'do not serve Prometheus metrics (nor the dashboard, which shares their port)')
     .option('--no-dashboard', 'do not serve the web dashboard (/ui) on the metrics port, nor read the node monitors for it')
+    .option('--no-avoid-busy-nodes', "choose exactly as HAMi does, even a node where another pod is between Bind and the device plugin's Allocate (the second pod's Bind then fails on the node lock and kube-scheduler retries it)")
     .action(async (options) => {
       if (options.leaderElect === true && options.followLease !== undefined) {
         throw new InvalidArgumentError('--leader-elect and --follow-lease exclude each other: elect a leader of its own, or follow kube-scheduler\'s.');
@@ -80,6 +81,7 @@ export const schedulerCommand: CommandFactory = (program) => {
         log,
         ...(metricsBind === false ? {} : { metrics: metricsBind }),
         ...(options.dashboard === false && { dashboard: false }),
+        ...(options.avoidBusyNodes === false && { avoidBusyNodes: false }),
         // HAMi's layout when TLS files come without --webhook-bind: one HTTPS port for everything.
         ...(options.webhookBind === undefined
           ? tls

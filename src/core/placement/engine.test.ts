@@ -211,6 +211,60 @@ describe('policies', () => {
   });
 });
 
+describe('avoided nodes (a bind under way there)', () => {
+  const avoidBusy = { avoid: (name: string) => name === 'busy' };
+
+  test('binpack passes over the fuller node while another fits, and says so', () => {
+    const e = engineWith([node('busy', [gpu('GPU-b1')]), node('idle', [gpu('GPU-i1')]), node('other', [gpu('GPU-o1')])]);
+    place(e, 'default/seed', pod().gpu(1).mem(20000).annotate('nvidia.com/use-gpuuuid', 'GPU-b1'));
+    const request = podRequest(pod().gpu(1).mem(1000).build(), vendors);
+    assert.equal(e.filter(request).placement?.node, 'busy');
+    const out = e.filter(request, null, avoidBusy);
+    assert.equal(out.placement?.node, 'idle', 'the fullest node not avoided, then the name');
+    assert.deepEqual(out.avoided, ['busy']);
+  });
+
+  test('binpack fits only the first avoided node (the fallback) and lists the others in walk order', () => {
+    const e = engineWith([node('b1', [gpu('GPU-b1')]), node('b2', [gpu('GPU-b2')]), node('idle', [gpu('GPU-i1')])]);
+    place(e, 'default/s1', pod().gpu(1).mem(20000).annotate('nvidia.com/use-gpuuuid', 'GPU-b1'));
+    place(e, 'default/s2', pod().gpu(1).mem(10000).annotate('nvidia.com/use-gpuuuid', 'GPU-b2'));
+    const request = podRequest(pod().gpu(1).mem(1000).build(), vendors);
+    const out = e.filter(request, null, { avoid: (name) => name.startsWith('b') });
+    assert.equal(out.placement?.node, 'idle');
+    assert.deepEqual(out.avoided, ['b1', 'b2']);
+    assert.equal(out.fits, 2, 'b1 (the fallback) and idle were fitted, b2 was not');
+    const none = e.filter(request, null, { avoid: () => true });
+    assert.equal(none.placement?.node, 'b1', 'all avoided: the best of them');
+  });
+
+  test('an avoided node is still chosen when no other fits', () => {
+    const e = engineWith([node('busy', [gpu('GPU-b1')]), node('idle', [gpu('GPU-i1', { memoryMiB: 4000 })])]);
+    const out = e.filter(podRequest(pod().gpu(1).mem(8000).build(), vendors), null, avoidBusy);
+    assert.equal(out.placement?.node, 'busy');
+    assert.deepEqual(out.avoided, []);
+  });
+
+  test('spread: an avoided node that ranks after the choice is not reported', () => {
+    const e = engineWith([node('busy', [gpu('GPU-b1')]), node('idle', [gpu('GPU-i1')])]);
+    place(e, 'default/seed', pod().gpu(1).mem(20000).annotate('nvidia.com/use-gpuuuid', 'GPU-b1'));
+    const out = e.filter(podRequest(pod().gpu(1).mem(1000).annotate('hami.io/node-scheduler-policy', 'spread').build(), vendors), null, { ...avoidBusy, explain: true });
+    assert.equal(out.placement?.node, 'idle');
+    assert.deepEqual(out.avoided, []);
+  });
+
+  test('fragmentation-aware: the least fragmenting node not avoided', () => {
+    const e = engineWith([node('a', [gpu('GPU-a1')]), node('b', [gpu('GPU-b1')]), node('c', [gpu('GPU-c1')])], { nodePolicy: 'fragmentation' });
+    place(e, 'default/seed', pod().gpu(1).memPercent(40).cores(40).annotate('nvidia.com/use-gpuuuid', 'GPU-b1'));
+    const large = podRequest(pod().gpu(1).memPercent(60).cores(60).build(), vendors);
+    for (let i = 0; i < 20; i++) e.observe(large);
+    const free = e.filter(large).placement?.node;
+    assert.equal(free, 'a');
+    const out = e.filter(large, null, { avoid: (name) => name === free });
+    assert.equal(out.placement?.node, 'c', 'the idle node like the one avoided, not the one left with 60%');
+    assert.deepEqual(out.avoided, ['a']);
+  });
+});
+
 describe('fragmentation-aware: large nodes before large pods are seen', () => {
   const gpus = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => gpu(`GPU-${prefix}-${String(i)}`));
   const oneGpu = podRequest(pod().gpu(1).memPercent(100).cores(100).build(), vendors);

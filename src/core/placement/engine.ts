@@ -35,6 +35,13 @@ export interface Placement {
   readonly score: number;
 }
 
+export interface FilterOptions {
+  /** Fit every candidate, so that `failed` gives a reason for each node that does not fit. */
+  readonly explain?: boolean;
+  /** Nodes to pass over while another node fits (see {@link PlacementEngine.filter}). */
+  readonly avoid?: (node: string) => boolean;
+}
+
 export interface FilterOutcome {
   /** The chosen placement, or null when no candidate fits. */
   readonly placement: Placement | null;
@@ -46,6 +53,25 @@ export interface FilterOutcome {
   readonly failed: ReadonlyMap<string, string>;
   /** How many of the nodes examined fit (every candidate under fragmentation or `explain`). */
   readonly fits: number;
+  /**
+   * Nodes ranked before the placement that were passed over because `avoid` named them. Under
+   * binpack and spread only the first of them is fitted (it is the fallback); the others passed
+   * the quick test and may fit.
+   */
+  readonly avoided: readonly string[];
+}
+
+/** A node that fits, with what ranks it. */
+interface Choice {
+  readonly node: NodeState;
+  readonly grants: DeviceGrant[][];
+  readonly score: number;
+  /** Fragmentation policy: the fragmentation added, in steps of FRAGMENTATION_RESOLUTION; then `tie` (the node's fullness) and `idle` (see `better`). */
+  readonly steps: number;
+  readonly tie: number;
+  readonly idle: number;
+  /** Its place among the nodes that fit, in walk order (1 for the first). */
+  readonly walked: number;
 }
 
 /** Usage of every device of one node while a pod is fitted onto it. */
@@ -190,8 +216,12 @@ export class PlacementEngine {
    * nodes are walked in score order and the first that fits is the answer: the same node that
    * scoring every node would choose, found without fitting the pod on the others. `failed` then
    * lists the nodes walked past; `explain` fits every candidate, for a full list of reasons.
+   *
+   * `avoid` names nodes to pass over while another node fits (the extender's nodes where a pod is
+   * between Bind and the device plugin's Allocate): the best node it does not name is chosen, and
+   * the best it names only when no other fits. The nodes it passed over are in `avoided`.
    */
-  filter(request: PodRequest, candidates?: Iterable<string> | null, options: { explain?: boolean } = {}): FilterOutcome {
+  filter(request: PodRequest, candidates?: Iterable<string> | null, options: FilterOptions = {}): FilterOutcome {
     const failed = new Map<string, string>();
     const passedOver: NodeState[] = [];
     const nodePolicy = request.nodePolicy ?? this.defaults.nodePolicy;
@@ -217,7 +247,12 @@ export class PlacementEngine {
     // whole large nodes will be wanted; on ties the node with the least idle capacity is taken, so
     // the large nodes stay whole (see `better`).
     const keepLargeNodesWhole = fragmentation && this.shapes.largestAsk < this.cluster.largestNodeDevices;
-    let best: { node: NodeState; grants: DeviceGrant[][]; score: number; steps: number; tie: number; idle: number } | null = null;
+    let best: Choice | null = null;
+    // Nodes that fit but `avoid` names, in walk order; the best of them is the fallback.
+    const avoided: Choice[] = [];
+    // Binpack and spread: avoided nodes after the first that fits, not fitted (the first is the
+    // fallback, and fitting many nodes where binds are under way would slow every Filter).
+    const avoidedUnfitted: { readonly name: string; readonly walked: number }[] = [];
     let fits = 0;
     for (const node of walk) {
       if (candidates && node.candidateMark !== mark) continue;
@@ -231,14 +266,21 @@ export class PlacementEngine {
         continue;
       }
       if (!fragmentation) {
+        const avoid = options.avoid?.(node.name) === true;
+        if (avoid && avoided.length > 0) {
+          avoidedUnfitted.push({ name: node.name, walked: fits });
+          continue;
+        }
         const fit = this.fitPod(node, request, chain, weights, order, false);
         if ('reason' in fit) {
           failed.set(node.name, fit.reason);
           continue;
         }
         fits++;
+        const choice = { node, grants: fit.grants, score: node.score(), steps: 0, tie: 0, idle: 0, walked: fits };
+        if (avoid) avoided.push(choice);
         // The walk is in preference order: the first node that fits is the choice.
-        best ??= { node, grants: fit.grants, score: node.score(), steps: 0, tie: 0, idle: 0 };
+        else best ??= choice;
         continue;
       }
       const fit = this.fragmentationFit(node, request, chain, weights, order, cache ?? new WeakMap(), weightsVersion);
@@ -250,7 +292,17 @@ export class PlacementEngine {
       const tie = node.score();
       const steps = Math.round(fit.score / FRAGMENTATION_RESOLUTION);
       const idle = keepLargeNodesWhole ? this.fragmentation.idle(node) : 0;
-      if (best === null || this.better(steps, tie, idle, node.name, best)) best = { node, grants: fit.grants, score: fit.score, steps, tie, idle };
+      const choice = { node, grants: fit.grants, score: fit.score, steps, tie, idle, walked: fits };
+      if (options.avoid?.(node.name) === true) avoided.push(choice);
+      else if (best === null || this.better(choice, best)) best = choice;
+    }
+    // With no other node fitting, the best avoided one: under binpack and spread the first walked.
+    const chosen = best ?? (fragmentation ? avoided.reduce<Choice | null>((b, c) => (b === null || this.better(c, b) ? c : b), null) : (avoided[0] ?? null));
+    let avoidedNames: string[] = [];
+    if (best !== null && fragmentation) avoidedNames = avoided.filter((c) => this.better(c, best)).map((c) => c.node.name);
+    if (best !== null && !fragmentation) {
+      const before = [...avoided.map((c) => ({ name: c.node.name, walked: c.walked - 1 })), ...avoidedUnfitted].filter((c) => c.walked < best.walked);
+      avoidedNames = before.sort((a, b) => a.walked - b.walked).map((c) => c.name);
     }
     const explainPassedOver = (): ReadonlyMap<string, string> => {
       for (const node of passedOver.splice(0)) {
@@ -260,11 +312,12 @@ export class PlacementEngine {
       return failed;
     };
     return {
-      placement: best ? { node: best.node.name, grants: best.grants, score: best.score } : null,
+      placement: chosen ? { node: chosen.node.name, grants: chosen.grants, score: chosen.score } : null,
       get failed() {
         return explainPassedOver();
       },
       fits,
+      avoided: avoidedNames,
     };
   }
 
@@ -349,11 +402,11 @@ export class PlacementEngine {
    * the openb default trace 0.16 points; gated like this, the openb traces (whose 8-GPU pods come
    * early) are unchanged within their seed-to-seed spread (docs/simulator.md).
    */
-  private better(steps: number, tie: number, idle: number, name: string, best: { node: NodeState; steps: number; tie: number; idle: number }): boolean {
-    if (steps !== best.steps) return steps < best.steps;
-    if (tie !== best.tie) return tie > best.tie;
-    if (idle !== best.idle) return idle < best.idle;
-    return name < best.node.name;
+  private better(a: Choice, b: Choice): boolean {
+    if (a.steps !== b.steps) return a.steps < b.steps;
+    if (a.tie !== b.tie) return a.tie > b.tie;
+    if (a.idle !== b.idle) return a.idle < b.idle;
+    return a.node.name < b.node.name;
   }
 
   /** filter, then charge the chosen node with the pod (and learn its shape). */
