@@ -250,6 +250,7 @@ test('tessera container: every flag is a real `tessera scheduler` option, with t
   assert.equal(opts.identity, '$(POD_NAME)');
   assert.deepEqual(opts.metricsBindAddress, { host: '0.0.0.0', port: 9395 }, "HAMi's metrics port, on all interfaces for Prometheus");
   assert.equal(opts.metrics, true);
+  assert.equal(opts.avoidBusyNodes, true, 'busy nodes passed over by default');
 
   // The same flags in the real command's --help, as an operator would read them.
   const help = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), 'scheduler', '--help'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
@@ -527,11 +528,11 @@ test('node agent: RBAC is its Node and pods only; CDI mode mounts the CDI direct
 // ---------------------------------------------------------------------------------------------
 // Variants
 
-test('user-provided TLS Secret, caBundle from values, leader election off, failurePolicy Fail', (t) => {
+test("user-provided TLS Secret, caBundle from values, leader election off, failurePolicy Fail, HAMi's node choice", (t) => {
   const m = render(t, {
     releaseName: 'gpu',
     namespace: 'tessera-system',
-    values: { tls: { secretName: 'my-webhook-cert' }, webhook: { caBundle: 'Q0EgUEVN', failurePolicy: 'Fail' }, leaderElection: { enabled: false } },
+    values: { tls: { secretName: 'my-webhook-cert' }, webhook: { caBundle: 'Q0EgUEVN', failurePolicy: 'Fail' }, leaderElection: { enabled: false }, avoidBusyNodes: false },
   });
   if (!m) return;
   assert.equal(all(m, 'Secret').length, 0, 'no generated Secret');
@@ -548,6 +549,7 @@ test('user-provided TLS Secret, caBundle from values, leader election off, failu
   for (const gone of ['--leader-elect', '--follow-lease', '--identity']) assert.ok(!list.includes(gone), gone);
   const command = schedulerCli();
   assert.deepEqual(command.parseOptions(list.slice(1)), { operands: [], unknown: [] });
+  assert.equal(command.opts().avoidBusyNodes, false, '--no-avoid-busy-nodes');
   for (const d of m.docs) {
     const ns = meta(d)['namespace'];
     if (ns !== undefined && meta(d)['name'] !== 'gpu-authentication-reader') assert.equal(ns, 'tessera-system', `${String(d['kind'])} namespace`);
