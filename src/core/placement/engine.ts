@@ -252,6 +252,7 @@ export class PlacementEngine {
     const avoided: Choice[] = [];
     // Binpack and spread: avoided nodes after the first that fits, not fitted (the first is the
     // fallback, and fitting many nodes where binds are under way would slow every Filter).
+    // `walked` here counts the nodes that had fitted before it (a Choice's `walked` - 1).
     const avoidedUnfitted: { readonly name: string; readonly walked: number }[] = [];
     let fits = 0;
     for (const node of walk) {
