@@ -85,10 +85,16 @@ export interface NodeLockOptions {
   readonly cached?: (nodeName: string) => { readonly metadata?: { readonly annotations?: Readonly<Record<string, string>>; readonly resourceVersion?: string } } | undefined;
 }
 
-/** A lock value as the codec reads it, or the reason it cannot. */
-type ReadLock = { readonly lock: NodeLock } | { readonly unreadable: string } | undefined;
+/** A lock value as the codec reads it, or the reason it cannot; `undefined` when the node has none. */
+export type ReadLock = { readonly lock: NodeLock } | { readonly unreadable: string } | undefined;
 
-function readLock(annotations: Readonly<Record<string, string>> | undefined): ReadLock {
+/** HAMi's expiry rule (`time.Since(lockTime) > NodeLockTimeout`): past it, another pod may take the lock over. */
+export function lockExpired(lock: NodeLock, now: Date, timeoutMs = NODE_LOCK_TIMEOUT_MS): boolean {
+  return now.getTime() - lock.at.getTime() > timeoutMs;
+}
+
+/** The node's lock annotation, decoded. */
+export function readLock(annotations: Readonly<Record<string, string>> | undefined): ReadLock {
   const value = annotations?.[NODE_LOCK];
   if (value === undefined) return undefined;
   try {
@@ -263,7 +269,7 @@ export class NodeLocker {
 
   /** How another pod's lock may be taken over, or `undefined` while it stands. */
   private async staleness(lock: NodeLock): Promise<AcquiredHow | undefined> {
-    if (this.now().getTime() - lock.at.getTime() > this.timeoutMs) return 'expired';
+    if (lockExpired(lock, this.now(), this.timeoutMs)) return 'expired';
     if (lock.owner === null) return undefined;
     try {
       await this.client.getPod(lock.owner.namespace, lock.owner.name);

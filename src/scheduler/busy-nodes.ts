@@ -14,10 +14,7 @@
  * This is a preference, not a guard: the lock's conditional write is what keeps two pods from
  * being allocated at once, and a wrong guess here costs only a less preferred node or a retry.
  */
-import { NODE_LOCK } from '../core/annotations.js';
-import { decodeNodeLock } from '../core/codec/node-lock.js';
-import { DecodeError } from '../core/errors.js';
-import { NODE_LOCK_TIMEOUT_MS } from '../k8s/node-lock.js';
+import { lockExpired, readLock } from '../k8s/node-lock.js';
 
 /** How long a pod sent to a node keeps it busy when neither its lock nor its Bind's end is seen. */
 export const PENDING_TTL_MS = 10_000;
@@ -80,9 +77,11 @@ export class BusyNodes {
     const name = node.metadata?.name ?? '';
     const keys = this.byNode.get(name);
     if (!keys) return;
-    const owner = lockOwner(node);
+    const read = readLock(node.metadata?.annotations);
+    const owner = read && 'lock' in read ? read.lock.owner : null;
     if (owner === null) return;
-    for (const key of [...keys]) {
+    // Deleting from a Set while iterating it is safe: the loop does not revisit or skip entries.
+    for (const key of keys) {
       const entry = this.pending.get(key);
       if (entry && entry.namespace === owner.namespace && entry.name === owner.name) this.forget(key);
     }
@@ -96,7 +95,7 @@ export class BusyNodes {
     const keys = this.byNode.get(name);
     if (keys) {
       const oldest = this.options.now().getTime() - this.pendingTtlMs;
-      for (const key of [...keys]) {
+      for (const key of keys) {
         const entry = this.pending.get(key);
         if (entry && entry.sinceMs > oldest) return true;
         this.forget(key);
@@ -105,31 +104,15 @@ export class BusyNodes {
     return this.lockLive(name);
   }
 
-  /** Pods sent to nodes and not yet seen holding a lock (for tests and metrics). */
+  /** Pods sent to nodes and not yet seen holding a lock. */
   get size(): number {
     return this.pending.size;
   }
 
   private lockLive(name: string): boolean {
-    const text = this.options.node(name)?.metadata?.annotations?.[NODE_LOCK];
-    if (text === undefined || text === '') return false;
-    try {
-      return this.options.now().getTime() - decodeNodeLock(text).at.getTime() <= NODE_LOCK_TIMEOUT_MS;
-    } catch (error) {
-      // Bind refuses a lock it cannot read (its age and owner are unknown), so the node is busy.
-      if (error instanceof DecodeError) return true;
-      throw error;
-    }
-  }
-}
-
-function lockOwner(node: NodeLike): { namespace: string; name: string } | null {
-  const text = node.metadata?.annotations?.[NODE_LOCK];
-  if (text === undefined || text === '') return null;
-  try {
-    return decodeNodeLock(text).owner;
-  } catch (error) {
-    if (error instanceof DecodeError) return null;
-    throw error;
+    const read = readLock(this.options.node(name)?.metadata?.annotations);
+    if (read === undefined) return false;
+    // Bind refuses a lock it cannot read (its age and owner are unknown), so the node is busy.
+    return 'unreadable' in read || !lockExpired(read.lock, this.options.now());
   }
 }
