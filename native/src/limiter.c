@@ -35,6 +35,7 @@ typedef struct {
     uint64_t next_check;
     int pending; /* end-of-batch event recorded, not yet waited for */
     uint64_t batch_start, last_launch, next_start;
+    uint64_t late_ns; /* how far past next_start the limiter itself started this batch */
     uint32_t launches, target;
     double solo_ns_per_launch; /* GPU time per launch when nobody else used the GPU; 0 = unknown */
     double last_ns_per_launch;
@@ -221,9 +222,17 @@ static void charge_batch(ctx_state_t *st, uint64_t busy) {
         work = (double)busy / (others + 1);
     }
     st->last_ns_per_launch = per_launch;
-    TLOG(TLOG_DEBUG, "batch on device %d: %u launches, %.2f ms, %d others, charged %.2f ms at %u%%", st->dev,
-         st->launches, (double)busy / 1e6, others, work / 1e6, st->share);
-    st->next_start = st->batch_start + (uint64_t)(work * 100.0 / (st->share ? st->share : 100));
+    double period = work * 100.0 / (st->share ? st->share : 100);
+    /*
+     * Time the limiter lost on its own account (woken late from its sleep, or noticing the batch's
+     * end late because the host took the CPU away) comes off the next idle gap, so the share is not
+     * forfeited. At most one idle gap: this never lets work run back to back for longer than that.
+     */
+    double idle = period - work;
+    double credit = (double)st->late_ns < idle ? (double)st->late_ns : idle;
+    TLOG(TLOG_DEBUG, "batch on device %d: %u launches, %.2f ms, %d others, charged %.2f ms at %u%%, %.2f ms late",
+         st->dev, st->launches, (double)busy / 1e6, others, work / 1e6, st->share, (double)st->late_ns / 1e6);
+    st->next_start = st->batch_start + (uint64_t)(period - credit);
 }
 
 /* Closes the batch: charges it, then hands back the device turn. */
@@ -268,9 +277,16 @@ static void close_stale_batch(ctx_state_t *st) {
     account_batch(st, busy, st->last_launch);
 }
 
-static void start_batch(ctx_state_t *st) {
+/* `asked`: when the launch that opens this batch reached the limiter. */
+static void start_batch(ctx_state_t *st, uint64_t asked) {
     uint64_t now = tessera_now_ns();
-    if (now < st->next_start) tessera_sleep_ns(st->next_start - now);
+    if (now < st->next_start) {
+        tessera_sleep_ns(st->next_start - now);
+        now = tessera_now_ns();
+    }
+    /* Late past both the permitted start and the application's own launch: the limiter's delay. */
+    uint64_t due = asked > st->next_start ? asked : st->next_start;
+    st->late_ns = st->next_start && now > due ? now - due : 0;
     while (st->yielding) {
         now = tessera_now_ns();
         if (!board_higher_priority_active(st->dev, now, tessera_priority(), PRIORITY_WINDOW_NS)) break;
@@ -314,6 +330,7 @@ void tessera_launch_begin(CUstream stream, launch_ticket_t *ticket) {
         }
     }
     uint64_t now = tessera_now_ns();
+    uint64_t asked = now;
     if (st->pending) finish_batch(st);
     else if (st->launches && now - st->last_launch > st->quantum_ns) close_stale_batch(st);
     if (st->launches == 0) {
@@ -322,7 +339,7 @@ void tessera_launch_begin(CUstream stream, launch_ticket_t *ticket) {
             pthread_mutex_unlock(&st->mu);
             return;
         }
-        start_batch(st);
+        start_batch(st, asked);
         st->timed = ensure_events(st) && !capturing(stream) &&
                     relaxed(record_event, st->ev_begin, stream) == CUDA_SUCCESS;
     }
