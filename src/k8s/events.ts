@@ -1,7 +1,8 @@
 /**
  * Records Kubernetes Events the way client-go's recorder does, off the caller's path:
- * - `record()` returns at once; Events are written in the background, a few at a time, so a burst
- *   of scheduling decisions does not wait on the API server for its Events.
+ * - `record()` returns at once; Events are written in the background from the next turn of the
+ *   event loop, a few at a time, so a burst of scheduling decisions does not wait on the API server
+ *   for its Events.
  * - A repeat of the same Event (same object, type, reason and message) within `coalesceMs` does not
  *   create another object: the existing one gets `count` + 1 and a new `lastTimestamp`, which is
  *   what `kubectl describe` shows as "(x12 over 3m)". A pending pod that kube-scheduler retries
@@ -45,6 +46,7 @@ export class EventRecorder {
   private readonly queue: { readonly event: EventInput; readonly at: Date }[] = [];
   private readonly recorded = new Map<string, Recorded>();
   private active = 0;
+  private pumpScheduled = false;
   private idle: (() => void)[] = [];
   /** Events dropped because the queue was full. */
   dropped = 0;
@@ -68,7 +70,15 @@ export class EventRecorder {
       this.onError(`event queue full (${this.maxQueued}): dropped ${lost?.reason ?? ''} for ${lost?.involvedObject.name ?? ''}`);
     }
     this.queue.push({ event, at: this.now() });
-    this.pump();
+    // Written from the next turn of the event loop, not from the caller's: the answer the caller
+    // is about to send (a Filter's or a Bind's) goes out before the Event's request is built.
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      setImmediate(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      });
+    }
   }
 
   /** Resolves once every queued Event has been written (or has failed). */

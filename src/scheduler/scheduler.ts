@@ -212,6 +212,9 @@ export async function startScheduler(options: SchedulerOptions): Promise<Running
     vendors,
     explain: (pod, explanation) => explanations.filtered(pod.metadata?.namespace ?? 'default', pod.metadata?.name ?? '', explanation),
     annotatePod: async (pod, annotations) => {
+      // From the next turn of the event loop: Filter's answer is written first, and the patch's
+      // request (built and sent in this thread) does not delay it. Bind waits for the patch anyway.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       await client.mergePatchPod(pod.metadata?.namespace ?? 'default', pod.metadata?.name ?? '', { metadata: { annotations: { ...annotations } } });
     },
     writes,
