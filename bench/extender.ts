@@ -422,30 +422,65 @@ function releaseOverHttp(api: URL): (node: string) => Promise<void> {
     });
 }
 
-interface StandInJob {
+interface StandInSetup {
   role: 'tessera-bench-kube-scheduler';
   extender: string;
   api: string;
   nodeNames: string[];
-  pods: JsonObject[];
+  pods: Record<string, JsonObject[]>;
 }
 
-/** The kube-scheduler stand-in on its own thread, as kube-scheduler is its own process: one run, then it exits. */
-async function standInWorker(job: StandInJob): Promise<void> {
-  const result = await run(new URL(job.extender), job.nodeNames, job.pods, releaseOverHttp(new URL(job.api)));
-  parentPort?.postMessage(result);
-}
-
-function runOnStandInThread(extender: URL, api: string, nodeNames: readonly string[], pods: readonly JsonObject[]): Promise<RunResult> {
-  const job: StandInJob = { role: 'tessera-bench-kube-scheduler', extender: extender.href, api, nodeNames: [...nodeNames], pods: [...pods] };
-  const worker = thisModuleInWorker(job);
-  return new Promise((resolve, reject) => {
-    worker.once('message', (result: RunResult) => {
-      resolve(result);
-      void worker.terminate();
-    });
-    worker.once('error', reject);
+/**
+ * The kube-scheduler stand-in on its own thread, as kube-scheduler is its own long-running
+ * process: it is given every pod set once, then runs the one each message names. One thread for
+ * the warm-up and the measured runs, so they measure code the warm-up has compiled, and neither
+ * the thread's start nor its module loading falls inside a measured run.
+ */
+function standInWorker(setup: StandInSetup): void {
+  const port = parentPort;
+  if (!port) return;
+  const release = releaseOverHttp(new URL(setup.api));
+  port.on('message', (label: string) => {
+    run(new URL(setup.extender), setup.nodeNames, setup.pods[label] ?? [], release).then(
+      (result) => port.postMessage({ result }),
+      (error: unknown) => port.postMessage({ error: String(error) }),
+    );
   });
+  port.postMessage({ ready: true });
+}
+
+interface StandIn {
+  run(label: string): Promise<RunResult>;
+  close(): Promise<void>;
+}
+
+async function startStandIn(extender: URL, api: string, nodeNames: readonly string[], pods: Record<string, JsonObject[]>): Promise<StandIn> {
+  const setup: StandInSetup = { role: 'tessera-bench-kube-scheduler', extender: extender.href, api, nodeNames: [...nodeNames], pods };
+  const worker = thisModuleInWorker(setup);
+  let answer: { resolve: (result: RunResult) => void; reject: (error: Error) => void } | null = null;
+  await new Promise<void>((resolve, reject) => {
+    worker.on('error', (error) => {
+      reject(error);
+      answer?.reject(error);
+    });
+    worker.on('message', (message: { ready?: true; result?: RunResult; error?: string }) => {
+      if (message.ready) return resolve();
+      const asked = answer;
+      answer = null;
+      if (message.result) asked?.resolve(message.result);
+      else asked?.reject(new Error(`kube-scheduler stand-in: ${message.error ?? 'no result'}`));
+    });
+  });
+  return {
+    run: (label) =>
+      new Promise((resolve, reject) => {
+        answer = { resolve, reject };
+        worker.postMessage(label);
+      }),
+    close: async () => {
+      await worker.terminate();
+    },
+  };
 }
 
 /** Per kind of call: how many, p50/p99, and the time summed over the run per pod. */
@@ -495,9 +530,9 @@ async function measure(apiThread: 'worker' | 'same', labels: readonly RunLabel[]
   // kube-scheduler is its own process: with the API server on a worker, the stand-in gets a
   // thread of its own too, so the extender's thread does only the extender's work.
   const release = (node: string): Promise<void> => api.release(node);
-  const drive = (pods: readonly JsonObject[]): Promise<RunResult> =>
-    apiThread === 'worker' ? runOnStandInThread(extender, api.url, nodeNames, pods) : run(extender, nodeNames, pods, release);
-  await drive(api.pods.warmup ?? []);
+  const standIn = apiThread === 'worker' ? await startStandIn(extender, api.url, nodeNames, api.pods) : null;
+  const drive = (label: string): Promise<RunResult> => standIn?.run(label) ?? run(extender, nodeNames, api.pods[label] ?? [], release);
+  await drive('warmup');
 
   const results: Partial<Record<RunLabel, Measured>> = {};
   for (const label of labels) {
@@ -507,7 +542,7 @@ async function measure(apiThread: 'worker' | 'same', labels: readonly RunLabel[]
     const elu0 = performance.eventLoopUtilization();
     const apiElu0 = api.utilization();
     const cpu0 = process.cpuUsage();
-    const result = await drive(api.pods[label] ?? []);
+    const result = await drive(label);
     const cpu = process.cpuUsage(cpu0);
     const elu = performance.eventLoopUtilization(elu0);
     const apiElu1 = api.utilization();
@@ -567,6 +602,7 @@ async function measure(apiThread: 'worker' | 'same', labels: readonly RunLabel[]
     }
     withoutHttp = { engineFilterMs, parseFilterBodyMs: summary(parseTimes), filterBodyBytes: Buffer.byteLength(filterBody) };
   }
+  await standIn?.close();
   await scheduler.close();
   await api.close();
   return { setupSeconds: +setupSeconds.toFixed(2), results, filterOnly, withoutHttp };
@@ -621,4 +657,4 @@ export async function main(): Promise<void> {
 
 // Loaded on the worker thread: serve the API server there.
 if (!isMainThread && (workerData as { role?: string } | null)?.role === 'tessera-bench-apiserver') await serveApiInWorker();
-if (!isMainThread && (workerData as { role?: string } | null)?.role === 'tessera-bench-kube-scheduler') await standInWorker(workerData as StandInJob);
+if (!isMainThread && (workerData as { role?: string } | null)?.role === 'tessera-bench-kube-scheduler') standInWorker(workerData as StandInSetup);
