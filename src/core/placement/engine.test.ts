@@ -212,6 +212,19 @@ describe('policies', () => {
 });
 
 describe('avoided nodes (a bind under way there)', () => {
+  test('the reason given for a node walked past follows what the node holds now', () => {
+    const e = engineWith([node('full', [gpu('GPU-f', { memoryMiB: 16384 })]), node('free', [gpu('GPU-r', { memoryMiB: 16384 })])]);
+    const request = podRequest(pod().gpu(1).mem(1000).cores(10).build(), vendors);
+    place(e, 'default/big', pod().gpu(1).mem(16000).cores(10).annotate('nvidia.com/use-gpuuuid', 'GPU-f'));
+    const first = e.filter(request);
+    assert.equal(first.placement?.node, 'free');
+    assert.equal(first.failed.get('full'), '1/1 CardInsufficientMemory');
+    assert.equal(e.filter(request).failed.get('full'), '1/1 CardInsufficientMemory', 'asked again, same answer');
+    e.cluster.removePod('default/big');
+    place(e, 'default/busy', pod().gpu(1).mem(1000).cores(100).annotate('nvidia.com/use-gpuuuid', 'GPU-f'));
+    assert.equal(e.filter(request).failed.get('full'), '1/1 CardInsufficientCore');
+  });
+
   const avoidBusy = { avoid: (name: string) => name === 'busy' };
 
   test('binpack passes over the fuller node while another fits, and says so', () => {

@@ -123,6 +123,19 @@ function requestKey(request: PodRequest, chain: readonly DevicePolicyKey[], weig
  */
 const FRAGMENTATION_RESOLUTION = 0.02;
 
+/** One request key's per-node cache; at most 1024 keys are kept (the least recently used go). */
+function lruEntry<V>(caches: Map<string, WeakMap<NodeState, V>>, key: string): WeakMap<NodeState, V> {
+  let cache = caches.get(key);
+  if (cache) {
+    caches.delete(key);
+  } else {
+    cache = new WeakMap();
+    if (caches.size >= 1024) caches.delete(caches.keys().next().value ?? '');
+  }
+  caches.set(key, cache);
+  return cache;
+}
+
 /** kube-scheduler's words for a node without the CPU or memory a pod requests. */
 const INSUFFICIENT_CPU = 'Insufficient cpu';
 const INSUFFICIENT_MEMORY = 'Insufficient memory';
@@ -159,6 +172,12 @@ export class PlacementEngine {
 
   /** Fragmentation-policy answers per request key, per node. */
   private readonly fitCache = new Map<string, WeakMap<NodeState, CachedFit>>();
+  /**
+   * Why a node the quick test passed over cannot take a request, per request key, per node. Under
+   * binpack the full nodes come first in every walk and are passed over again and again, while
+   * their usage does not change; Filter names each with its reason.
+   */
+  private readonly unfitCache = new Map<string, WeakMap<NodeState, { readonly nodeVersion: number; readonly reason: string }>>();
   private readonly copySizes = new WeakMap<Shape, WeakMap<Device, { memoryMiB: number; cores: number } | null>>();
 
   constructor(
@@ -306,9 +325,18 @@ export class PlacementEngine {
       avoidedNames = before.sort((a, b) => a.walked - b.walked).map((c) => c.name);
     }
     const explainPassedOver = (): ReadonlyMap<string, string> => {
+      if (passedOver.length === 0) return failed;
+      const reasons = lruEntry(this.unfitCache, `${requestKey(request, chain, weights)}|${String(request.host.memoryMiB)}`);
       for (const node of passedOver.splice(0)) {
+        const known = reasons.get(node);
+        if (known && known.nodeVersion === node.version) {
+          failed.set(node.name, known.reason);
+          continue;
+        }
         const fit = this.fitPod(node, request, chain, weights, order, false);
-        failed.set(node.name, 'reason' in fit ? fit.reason : 'NodeUnfitPod');
+        const reason = 'reason' in fit ? fit.reason : 'NodeUnfitPod';
+        reasons.set(node, { nodeVersion: node.version, reason });
+        failed.set(node.name, reason);
       }
       return failed;
     };
@@ -379,17 +407,8 @@ export class PlacementEngine {
     return result;
   }
 
-  /** The cache of one request key; at most 1024 keys are kept (the least recently used go). */
   private cacheFor(key: string): WeakMap<NodeState, CachedFit> {
-    let cache = this.fitCache.get(key);
-    if (cache) {
-      this.fitCache.delete(key);
-    } else {
-      cache = new WeakMap();
-      if (this.fitCache.size >= 1024) this.fitCache.delete(this.fitCache.keys().next().value ?? '');
-    }
-    this.fitCache.set(key, cache);
-    return cache;
+    return lruEntry(this.fitCache, key);
   }
 
   /**
