@@ -89,8 +89,25 @@ export class WatchHub {
     });
     response.flushHeaders();
 
+    // Events are written from the next turn of the event loop, all of a turn's in one write: the
+    // response to the write that caused an event goes out first, as with a real API server, whose
+    // watch cache hears of a change after the write has returned.
+    let queued: string[] = [];
+    let flushScheduled = false;
+    const flush = (): void => {
+      flushScheduled = false;
+      if (queued.length === 0) return;
+      const text = queued.join('');
+      queued = [];
+      if (!response.writableEnded && !response.destroyed) response.write(text);
+    };
     const send = (type: WatchEventType, object: JsonObject): void => {
-      if (!response.writableEnded && !response.destroyed) response.write(`${JSON.stringify({ type, object })}\n`);
+      if (response.writableEnded || response.destroyed) return;
+      queued.push(`${JSON.stringify({ type, object })}\n`);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
     };
     const bookmark = (annotations?: JsonObject): void => {
       const metadata: JsonObject = { resourceVersion: this.store.resourceVersion };
@@ -99,6 +116,7 @@ export class WatchHub {
     };
     const fail = (error: ApiError): void => {
       send('ERROR', error.toStatus());
+      flush();
       response.end();
     };
 
@@ -139,7 +157,10 @@ export class WatchHub {
       response,
       stop: (mode) => {
         if (mode === 'reset') response.destroy();
-        else if (!response.writableEnded) response.end();
+        else if (!response.writableEnded) {
+          flush();
+          response.end();
+        }
       },
     };
     const cleanup = (): void => {
