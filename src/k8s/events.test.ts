@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { EVENTS, startApiServer, type ApiServer } from '../apiserver/index.js';
-import { createKubeClient, type EventInput } from './client.js';
+import { createKubeClient, type EventInput, type KubeClient } from './client.js';
 import { EventRecorder } from './events.js';
 
 let api: ApiServer;
@@ -64,4 +64,16 @@ test('record never waits or throws; a full queue drops the oldest and says so', 
   assert.ok(recorder.dropped >= 6, `dropped ${recorder.dropped}`);
   assert.match(problems[0] ?? '', /event queue full \(3\): dropped FilteringFailed for burst-/);
   assert.ok(events().some((e) => e.involvedObject.name === 'burst-9'), 'the newest survive');
+});
+
+test("record starts no request in the caller's turn: the answer the caller sends next goes out first", async () => {
+  const written: string[] = [];
+  const client = { createEvent: (event: EventInput) => (written.push(event.involvedObject.name), Promise.resolve({ metadata: { name: 'e', namespace: 'default' }, count: 1 })) };
+  const recorder = new EventRecorder(client as unknown as KubeClient);
+  recorder.record(failed('a'));
+  recorder.record(failed('b'));
+  assert.deepEqual(written, [], 'nothing sent from inside record()');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(written, ['a', 'b'], 'both sent from the next turn');
+  await recorder.flush();
 });
