@@ -4,8 +4,13 @@
  * launch: kernel | ex | coop | graph | ptds. Prints the measured duty cycle
  * and checks it: "50" means 50 ± 4 points, "50~7" 50 ± 7, ">=90" and "<=10"
  * bounds, "any" no check.
+ * TEST_STEAL=<stop ms>/<every ms>: a child process stops this one for that long,
+ * about that often, while it measures, as a hypervisor taking the vCPU away does.
  */
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -23,6 +28,24 @@ static CUresult by_coop(CUfunction f, CUstream s) {
 static CUresult by_graph(CUfunction f, CUstream s) {
     (void)f;
     return api.cuGraphLaunch(g_exec, s);
+}
+
+/* Stops the parent for `stop_ms` at pseudo-random moments, `every_ms` apart on average. */
+static pid_t start_stealer(const char *spec) {
+    double stop_ms = 0, every_ms = 0;
+    CHECK(sscanf(spec, "%lf/%lf", &stop_ms, &every_ms) == 2 && stop_ms > 0 && every_ms > 0,
+          "TEST_STEAL='%s': expected <stop ms>/<every ms>", spec);
+    pid_t parent = getpid();
+    pid_t child = fork();
+    CHECK(child >= 0, "fork failed");
+    if (child > 0) return child;
+    unsigned seed = 42;
+    for (;;) {
+        usleep((useconds_t)(every_ms * 1000 * 2 * (rand_r(&seed) / (double)RAND_MAX)));
+        if (kill(parent, SIGSTOP) != 0) _exit(0);
+        usleep((useconds_t)(stop_ms * 1000));
+        kill(parent, SIGCONT);
+    }
 }
 
 int main(int argc, char **argv) {
@@ -61,6 +84,8 @@ int main(int argc, char **argv) {
     uint64_t start = now_ns();
     while (now_ns() - start < 200000000ULL) CHECK_CU(CUDA_SUCCESS, launch(f, NULL));
     CHECK_CU(CUDA_SUCCESS, api.cuCtxSynchronize());
+    const char *steal = getenv("TEST_STEAL");
+    pid_t stealer = steal ? start_stealer(steal) : 0;
     uint64_t launches = 0;
     start = now_ns();
     uint64_t end = start + (uint64_t)(seconds * 1e9);
@@ -70,6 +95,10 @@ int main(int argc, char **argv) {
     }
     CHECK_CU(CUDA_SUCCESS, api.cuCtxSynchronize());
     double elapsed = (double)(now_ns() - start);
+    if (stealer > 0) {
+        kill(stealer, SIGKILL);
+        waitpid(stealer, NULL, 0);
+    }
     double duty = 100.0 * (double)(launches * per_launch) / elapsed;
     printf("duty %.1f%% (expected %s) over %.2f s, %llu launches via %s\n", duty, expect, elapsed / 1e9,
            (unsigned long long)launches, how);
