@@ -7,14 +7,33 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { buildNative, formatDemoReport, runEnforcementDemo } from '../src/demo/enforcement-demo.js';
+import { buildNative, type DemoReport, formatDemoReport, runEnforcementDemo } from '../src/demo/enforcement-demo.js';
 
 const nativeDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'native');
 const MIB = 1024n * 1024n;
 
-test('the demo shows the limit, the region, the shares and the priorities it claims', async () => {
+/** The compute figures that miss what the demo claims; empty when all hold. */
+function computeMisses(report: DemoReport): string[] {
+  const misses: string[] = [];
+  for (const s of report.shares) if (Math.abs(s.dutyPercent - s.sharePercent) >= 5) misses.push(`${String(s.sharePercent)}% share gave ${String(s.dutyPercent)}%`);
+  for (const d of report.sideBySide) if (Math.abs(d - 50) >= 8) misses.push(`side by side: ${String(d)}%`);
+  if (report.priority.high < 90) misses.push(`priority 0 got ${String(report.priority.high)}%`);
+  return misses;
+}
+
+test('the demo shows the limit, the region, the shares and the priorities it claims', async (t) => {
   const build = await buildNative(nativeDir);
-  const report = await runEnforcementDemo(build, 0.6);
+  let report = await runEnforcementDemo(build, 0.6);
+  // The compute figures are duty cycles measured in real time over 0.6 s; on a shared machine
+  // another process can take the CPU for part of that. As in test/enforcement-library.test.ts, a
+  // miss gets one more measurement, and a limiter that is off both times fails.
+  let misses = computeMisses(report);
+  if (misses.length > 0) {
+    t.diagnostic(`first measurement missed (${misses.join('; ')}), measuring again`);
+    report = await runEnforcementDemo(build, 0.6);
+    misses = computeMisses(report);
+  }
+  assert.deepEqual(misses, []);
 
   const { first, second, region } = report.memory;
   assert.equal(first.heldMiB, 3072);
@@ -31,12 +50,6 @@ test('the demo shows the limit, the region, the shares and the priorities it cla
       [second.pid, 1024n * MIB],
     ].sort(),
   );
-
-  for (const s of report.shares) {
-    assert.ok(Math.abs(s.dutyPercent - s.sharePercent) < 5, `${String(s.sharePercent)}% share gave ${String(s.dutyPercent)}%`);
-  }
-  for (const d of report.sideBySide) assert.ok(Math.abs(d - 50) < 8, `side by side: ${String(d)}%`);
-  assert.ok(report.priority.high >= 90, `priority 0 got ${String(report.priority.high)}%`);
 
   const text = formatDemoReport(report, build.library);
   assert.match(text, /then CUDA_ERROR_OUT_OF_MEMORY/);
