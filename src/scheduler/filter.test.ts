@@ -129,6 +129,15 @@ describe('filterPod', () => {
     assert.equal(h.cache.allocation('u1')?.node, chosen);
   });
 
+  test("a fit is answered as HAMi answers it, the chosen node alone; the nodes walked past are in the explanation", async () => {
+    const h = harness([gpuNode('full', 1), gpuNode('free', 1)]);
+    await filterPod({ pod: withUid(pod('big').gpu(1).mem(24000).cores(10).build(), 'u-big'), nodes: null, nodeNames: ['full'] }, h.deps);
+    const explained: FilterExplanation[] = [];
+    const result = await filterPod({ pod: withUid(pod('next').gpu(1).mem(3000).cores(30).build(), 'u-next'), nodes: null, nodeNames: ['full', 'free'] }, { ...h.deps, explain: (_, e) => explained.push(e) });
+    assert.deepEqual(result, { Nodes: null, NodeNames: ['free'], FailedNodes: null, FailedAndUnresolvableNodes: null, Error: '' });
+    assert.deepEqual(explained[0]?.failedNodes, { full: '1/1 CardInsufficientMemory' });
+  });
+
   test('nothing fits: FailedNodes carries HAMi reasons per node, unknown names are "node unregistered", a Warning event sums them up', async () => {
     const h = harness([gpuNode('n1', 1, 8000), gpuNode('n2', 1, 8000)]);
     const p = withUid(pod('big').gpu(1).mem(16000).build(), 'u1');

@@ -200,5 +200,7 @@ export async function filterPod(args: ExtenderArgs, deps: FilterDeps): Promise<E
     failedNodes: failed,
     ...(outcome.avoided.length > 0 && { busyNodes: outcome.avoided }),
   });
-  return filterResult({ NodeNames: [placement.node], FailedNodes: failed });
+  // HAMi answers a fit with the chosen node alone: kube-scheduler has no use for the others'
+  // reasons once a node passes, and under binpack they are every full node, each Filter.
+  return filterResult({ NodeNames: [placement.node] });
 }
