@@ -53,7 +53,7 @@ export const EXPLAIN_PATH = '/api/v1/explain/';
 
 /**
  * A Filter's per-node reasons as kept: node names grouped under their reason. There are few
- * distinct reasons and the names are the cluster state's own strings, so a pod that walked past
+ * distinct reasons and the names are shared strings, so a pod that walked past
  * a thousand nodes costs about a thousand pointers, not a thousand-key object (measured: 10,000
  * such pods over a 5,000-node cluster took 343 MiB as objects).
  */
@@ -98,7 +98,7 @@ export class ExplanationLog {
 
   /**
    * @param capacity pods remembered at most
-   * @param reasonBudget node reasons held at most over all pods (about 8 bytes each): on a large
+   * @param reasonBudget node reasons held at most over all pods (about 10 bytes each): on a large
    *   cluster every pod of a burst can carry a reason for most nodes
    */
   constructor(
