@@ -51,36 +51,37 @@ export interface Explanation {
 
 export const EXPLAIN_PATH = '/api/v1/explain/';
 
+/** Node names grouped under their reason, in the order first met. */
+export function nodesByReason(failed: Iterable<readonly [string, string]>): Map<string, string[]> {
+  const byReason = new Map<string, string[]>();
+  for (const [node, reason] of failed) {
+    const nodes = byReason.get(reason);
+    if (nodes) nodes.push(node);
+    else byReason.set(reason, [node]);
+  }
+  return byReason;
+}
+
 /**
  * A Filter's per-node reasons as kept: node names grouped under their reason. There are few
- * distinct reasons and the names are shared strings, so a pod that walked past
- * a thousand nodes costs about a thousand pointers, not a thousand-key object (measured: 10,000
- * such pods over a 5,000-node cluster took 343 MiB as objects).
+ * distinct reasons and the names are shared strings, so a pod that walked past a thousand nodes
+ * costs about a thousand pointers, not a thousand-key object (`npm run bench -- explain`).
  */
 interface KeptReasons {
-  readonly reasons: readonly string[];
-  readonly nodes: readonly (readonly string[])[];
+  readonly byReason: ReadonlyMap<string, readonly string[]>;
   readonly count: number;
 }
 
 function keep(failed: Readonly<Record<string, string>>): KeptReasons {
-  const byReason = new Map<string, string[]>();
+  const byReason = nodesByReason(Object.entries(failed));
   let count = 0;
-  for (const node in failed) {
-    const reason = failed[node] ?? '';
-    const nodes = byReason.get(reason);
-    if (nodes) nodes.push(node);
-    else byReason.set(reason, [node]);
-    count++;
-  }
-  return { reasons: [...byReason.keys()], nodes: [...byReason.values()], count };
+  for (const nodes of byReason.values()) count += nodes.length;
+  return { byReason, count };
 }
 
 function unkeep(kept: KeptReasons): Record<string, string> {
   const failed: Record<string, string> = {};
-  kept.reasons.forEach((reason, i) => {
-    for (const node of kept.nodes[i] ?? []) failed[node] = reason;
-  });
+  for (const [reason, nodes] of kept.byReason) for (const node of nodes) failed[node] = reason;
   return failed;
 }
 

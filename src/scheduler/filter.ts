@@ -18,7 +18,7 @@ import type { AllocationWrites } from './allocation-writes.js';
 import type { BusyNodes } from './busy-nodes.js';
 import { checkQuota, grantsQuotaCharge, type QuotaResources, type ResourceQuotaLike } from '../webhook/quota.js';
 import { type ExtenderArgs, type ExtenderFilterResult, filterResult } from './extender-wire.js';
-import type { FilterExplanation } from './explain.js';
+import { type FilterExplanation, nodesByReason } from './explain.js';
 import { nodeInventory } from './node-inventory.js';
 import { type PodObject, podCacheKey } from './pod-allocation.js';
 import type { SchedulerCache } from './scheduler-cache.js';
@@ -55,12 +55,7 @@ function podName(pod: PodObject): string {
 
 /** HAMi's FilteringFailed text: one `"<n> nodes <reason>(<node>,…)"` per distinct reason. */
 export function failureSummary(failed: ReadonlyMap<string, string>): string {
-  const byReason = new Map<string, string[]>();
-  for (const [node, reason] of failed) {
-    const nodes = byReason.get(reason) ?? [];
-    nodes.push(node);
-    byReason.set(reason, nodes);
-  }
+  const byReason = nodesByReason(failed);
   if (byReason.size === 0) return 'no available node, 0 nodes do not meet';
   return [...byReason.entries()]
     .sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))

@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 
 import { TesseraError } from '../../core/errors.js';
-import { EXPLAIN_PATH, type Explanation } from '../../scheduler/explain.js';
+import { EXPLAIN_PATH, type Explanation, nodesByReason } from '../../scheduler/explain.js';
 import type { CommandFactory } from './index.js';
 
 function podRef(value: string): { namespace: string; name: string } {
@@ -17,9 +17,7 @@ function podRef(value: string): { namespace: string; name: string } {
 
 /** Nodes grouped by reason, most common first: `CardInsufficientMemory (2): gpu-a, gpu-b`. */
 function reasonLines(failed: Readonly<Record<string, string>>): string[] {
-  const byReason = new Map<string, string[]>();
-  for (const [node, reason] of Object.entries(failed)) byReason.set(reason, [...(byReason.get(reason) ?? []), node]);
-  return [...byReason.entries()]
+  return [...nodesByReason(Object.entries(failed)).entries()]
     .sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))
     .map(([reason, nodes]) => `  ${reason} (${nodes.length}): ${nodes.sort().join(', ')}`);
 }
