@@ -5,6 +5,7 @@
 const benchmarks: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   dashboard: () => import('./dashboard.js'),
   'enforcement-launch': () => import('./enforcement-launch.js'),
+  explain: () => import('./explain.js'),
   extender: () => import('./extender.js'),
   metrics: () => import('./metrics.js'),
   'node-agent': () => import('./node-agent.js'),
