@@ -2,7 +2,7 @@
 # Everything a lent GPU machine is for, as one prepared command (the device tool runs it in a copy
 # of the working tree; results go to $OUT):
 #   - the enforcement library on the GPU (native/gpu-check.sh, about 5 minutes);
-#   - the extender benchmark on the machine's 16 cores (three runs, about 30 s each), from the
+#   - the extender benchmark on the machine's 16 cores (three runs, about 35 s each), from the
 #     bundle scripts/bundle-bench.sh made, with the Node binary carried as .gpu/node.xz.
 # Prepare on the development machine, then name `.gpu` in the device tool's `carry`:
 #   mkdir -p .gpu && xz -T2 -c "$(command -v node)" > .gpu/node.xz && scripts/bundle-bench.sh extender
@@ -35,7 +35,7 @@ for step in "${wanted[@]}"; do
         "$node" -e '
           const t = require("fs").readFileSync(process.argv[1], "utf8");
           const j = JSON.parse(t.slice(t.indexOf("{")));
-          for (const [label, r] of Object.entries(j.runs))
+          for (const [label, r] of Object.entries({ ...j.runs, ...j.paced }))
             console.log(`run ${process.argv[2]} ${label}: ${r.podsPerSecond} pods/s, filter p50 ${r.filterMs.p50Ms} ms p99 ${r.filterMs.p99Ms} ms, bind p99 ${r.bindMs.p99Ms} ms`);
         ' "$out/extender-$run.json" "$run" || status=1
       done
