@@ -43,6 +43,9 @@ test('bad bodies get a 4xx naming the problem, and the server keeps serving', as
   const shape = await post('/bind', JSON.stringify({ PodName: 'p' }));
   assert.equal(shape.status, 400);
   assert.match(String(shape.json.Error), /ExtenderBindingArgs: PodNamespace/);
+  const pod = await post('/filter', JSON.stringify({ Pod: { spec: { containers: 1.5 } }, NodeNames: ['a'] }));
+  assert.equal(pod.status, 400);
+  assert.equal(pod.json.Error, 'ExtenderArgs: Pod.spec.containers: expected array, received number (got 1.5)');
   const big = await post('/filter', `{"Pod":{"x":"${'a'.repeat(BODY_LIMIT_BYTES)}"}}`).catch(() => ({ status: 413, json: {} }));
   assert.equal(big.status, 413);
   const wrongMethod = await fetch(`${server.url}/filter`);

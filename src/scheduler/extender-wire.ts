@@ -7,14 +7,15 @@
  */
 import { z } from 'zod';
 
+import { issueText, nodeSchema, podSchema, podSpecSchema } from '../k8s/object-schemas.js';
 import type { NodeObject } from './node-inventory.js';
 import type { PodObject } from './pod-allocation.js';
 
-const object = z.record(z.string(), z.unknown());
-
 const ExtenderArgsSchema = z.object({
-  pod: object.nullish(),
-  nodes: z.object({ items: z.array(object).nullish() }).passthrough().nullish(),
+  // kube-scheduler sends the pod as the API server stored it; anything else sending a Pod whose
+  // fields have the wrong types is refused here, naming the field, not deep in the placement code.
+  pod: podSchema.extend({ spec: podSpecSchema.nullish() }).nullish(),
+  nodes: z.object({ items: z.array(nodeSchema).nullish() }).passthrough().nullish(),
   nodenames: z.array(z.string()).nullish(),
 });
 
@@ -59,16 +60,18 @@ function lowerKeys(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
+const GO_NAMES: Readonly<Record<string, string>> = { pod: 'Pod', nodes: 'Nodes', nodenames: 'NodeNames', podname: 'PodName', podnamespace: 'PodNamespace', poduid: 'PodUID', node: 'Node' };
+
+/** The first problem, the protocol's own field written with its Go name: `Pod.spec.containers: …`. */
 function problem(error: z.ZodError): string {
-  const first = error.issues[0];
-  const goNames: Record<string, string> = { pod: 'Pod', nodes: 'Nodes', nodenames: 'NodeNames', podname: 'PodName', podnamespace: 'PodNamespace', poduid: 'PodUID', node: 'Node' };
-  const path = (first?.path ?? []).map((p) => (typeof p === 'string' ? (goNames[p] ?? p) : `[${String(p)}]`)).join('.');
-  return `${path === '' ? 'body' : path}: ${first?.message ?? 'invalid'}`;
+  const top = error.issues[0]?.path[0];
+  const goName = typeof top === 'string' ? GO_NAMES[top] : undefined;
+  return goName === undefined ? issueText('', error) : issueText(goName, error, 1);
 }
 
 /** @throws WireError naming the field at fault */
 export function parseExtenderArgs(body: unknown): ExtenderArgs {
-  const parsed = ExtenderArgsSchema.safeParse(lowerKeys(body));
+  const parsed = ExtenderArgsSchema.safeParse(lowerKeys(body), { reportInput: true });
   if (!parsed.success) throw new WireError(`ExtenderArgs: ${problem(parsed.error)}`);
   const { pod, nodes, nodenames } = parsed.data;
   return {
@@ -80,7 +83,7 @@ export function parseExtenderArgs(body: unknown): ExtenderArgs {
 
 /** @throws WireError naming the field at fault */
 export function parseBindingArgs(body: unknown): ExtenderBindingArgs {
-  const parsed = BindingArgsSchema.safeParse(lowerKeys(body));
+  const parsed = BindingArgsSchema.safeParse(lowerKeys(body), { reportInput: true });
   if (!parsed.success) throw new WireError(`ExtenderBindingArgs: ${problem(parsed.error)}`);
   const d = parsed.data;
   return { podName: d.podname, podNamespace: d.podnamespace, podUID: d.poduid ?? '', node: d.node };

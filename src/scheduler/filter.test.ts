@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
+import fc from 'fast-check';
+
 import { NODE_DEVICE_CORDON, NODE_LOCK, NODE_NVIDIA_REGISTER, POD_DEVICES_ALLOCATED, POD_DEVICES_TO_ALLOCATE, POD_NODE, POD_TIME } from '../core/annotations.js';
 import { encodeNodeRegister } from '../core/codec/index.js';
 import { ClusterState } from '../core/placement/cluster.js';
@@ -74,6 +76,12 @@ describe('nodeInventory', () => {
     assert.deepEqual([...(inventory?.cordoned ?? [])], ['GPU-n1-1']);
   });
 
+  test('an allocatable count given as a JSON number counts, as Go reads a quantity', () => {
+    const node = { ...gpuNode('n1', 2), status: { allocatable: { 'nvidia.com/gpu': 20 } } };
+    assert.equal(nodeInventory(node).inventory?.devices.length, 2);
+    assert.equal(nodeInventory({ ...node, status: { allocatable: { 'nvidia.com/gpu': 0 } } }).inventory, null);
+  });
+
   test('a plugin whose resource is no longer allocatable has its devices dropped, with the reason', () => {
     const node = { ...gpuNode('n1', 2), status: { allocatable: { 'nvidia.com/gpu': '0' } } };
     const { inventory, problems } = nodeInventory(node);
@@ -100,6 +108,65 @@ describe('extender wire', () => {
   test('a wrong field type is refused naming the Go field', () => {
     assert.throws(() => parseExtenderArgs({ Pod: {}, NodeNames: 'a' }), (e: unknown) => e instanceof WireError && /NodeNames/.test(e.message));
     assert.throws(() => parseBindingArgs({ PodName: 'p', PodNamespace: 'ns' }), (e: unknown) => e instanceof WireError && /Node:/.test(e.message));
+  });
+
+  test('a Pod or Node whose fields have the wrong types is refused naming the field and the value', () => {
+    const refused = (pod: unknown, message: string): void => {
+      assert.throws(
+        () => parseExtenderArgs({ Pod: pod, NodeNames: ['n1'] }),
+        (e: unknown) => e instanceof WireError && e.message === `ExtenderArgs: ${message}`,
+      );
+    };
+    refused({ spec: { containers: 1.5 } }, 'Pod.spec.containers: expected array, received number (got 1.5)');
+    refused({ spec: { containers: [null] } }, 'Pod.spec.containers[0]: expected object, received null (got null)');
+    refused({ spec: { containers: [{ name: 'm', resources: { limits: { 'nvidia.com/gpumem': [] } } }] } }, 'Pod.spec.containers[0].resources.limits["nvidia.com/gpumem"]: expected a quantity: a string such as "3000" or "1Gi", or a number (got [])');
+    refused({ metadata: { name: 'p', annotations: { 'hami.io/node-scheduler-policy': -1 } } }, 'Pod.metadata.annotations["hami.io/node-scheduler-policy"]: expected string, received number (got -1)');
+    refused({ metadata: { namespace: true } }, 'Pod.metadata.namespace: expected string, received boolean (got true)');
+    assert.throws(
+      () => parseExtenderArgs({ Pod: {}, Nodes: { items: [{ metadata: { name: 'n1', annotations: { [NODE_DEVICE_CORDON]: ['GPU-1'] } } }] } }),
+      (e: unknown) => e instanceof WireError && e.message === 'ExtenderArgs: Nodes.items[0].metadata.annotations["hami.io/device-cordon"]: expected string, received array (got ["GPU-1"])',
+    );
+    // Fields Tessera does not read pass through as they are.
+    const args = parseExtenderArgs({ Pod: { metadata: { name: 'p', ownerReferences: 7 }, spec: { containers: [{ name: 'm', image: 1 }] } } });
+    assert.equal((args.pod?.metadata as Record<string, unknown> | undefined)?.['ownerReferences'], 7);
+  });
+});
+
+/** A value a JSON body could carry, put in place of a field of a valid Pod. */
+function replaceAt(value: unknown, path: readonly (string | number)[], replacement: unknown): unknown {
+  const [key, ...rest] = path;
+  if (key === undefined) return replacement;
+  if (Array.isArray(value)) return value.map((v, i) => (i === Number(key) % Math.max(1, value.length) ? replaceAt(v, rest, replacement) : v));
+  if (typeof value !== 'object' || value === null) return value;
+  return { ...value, [key]: replaceAt((value as Record<string, unknown>)[key], rest, replacement) };
+}
+
+describe('extender wire, any body', () => {
+  test('a Pod with any field replaced by any JSON is refused with a WireError or filtered, never a throw', async () => {
+    const valid = withUid(pod('infer').gpu(1).mem(3000).cores(30).build(), 'u1');
+    const template = { ...valid, metadata: { ...valid.metadata, annotations: { 'hami.io/node-scheduler-policy': 'binpack', 'nvidia.com/use-gputype': 'A10' } }, spec: { ...valid.spec, initContainers: [{ name: 'init', resources: { limits: { 'nvidia.com/gpu': '1' } } }] } };
+    const paths: (string | number)[][] = [
+      ['metadata'], ['metadata', 'name'], ['metadata', 'namespace'], ['metadata', 'uid'], ['metadata', 'annotations'], ['metadata', 'annotations', 'hami.io/node-scheduler-policy'],
+      ['metadata', 'annotations', 'nvidia.com/use-gputype'], ['spec'], ['spec', 'containers'], ['spec', 'containers', 0], ['spec', 'containers', 0, 'name'], ['spec', 'containers', 0, 'resources'],
+      ['spec', 'containers', 0, 'resources', 'limits'], ['spec', 'containers', 0, 'resources', 'limits', 'nvidia.com/gpu'], ['spec', 'containers', 0, 'resources', 'limits', 'nvidia.com/gpumem'],
+      ['spec', 'initContainers'], ['spec', 'initContainers', 0], ['spec', 'initContainers', 0, 'resources', 'limits'], ['status'], ['status', 'phase'],
+    ];
+    const h = harness([gpuNode('n1', 2), gpuNode('n2', 2)]);
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...paths), fc.jsonValue({ maxDepth: 2 }), async (path, replacement) => {
+        let args;
+        try {
+          args = parseExtenderArgs({ Pod: replaceAt(template, path, replacement), NodeNames: ['n1', 'n2'] });
+        } catch (error) {
+          assert.ok(error instanceof WireError, String(error));
+          return;
+        }
+        const result = await filterPod(args, h.deps);
+        h.deps.cache.forget('u1');
+        assert.equal(typeof result.Error, 'string');
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 

@@ -30,7 +30,8 @@ export const NVIDIA_NODE_KEYS: VendorNodeKeys = Object.freeze({
 /** The parts of a Node the scheduler reads; a client-node `V1Node` fits as is. */
 export interface NodeObject {
   readonly metadata?: { readonly name?: string; readonly annotations?: Readonly<Record<string, string>> };
-  readonly status?: { readonly allocatable?: Readonly<Record<string, string>> };
+  /** Quantities as JSON carries them: strings, or bare numbers (which Go's decoder also takes). */
+  readonly status?: { readonly allocatable?: Readonly<Record<string, string | number>> };
 }
 
 export interface NodeInventoryResult {
@@ -41,9 +42,9 @@ export interface NodeInventoryResult {
 }
 
 /** A positive whole number of devices, as the kubelet reports an extended resource. */
-function allocatableCount(text: string | undefined): number {
-  if (text === undefined || !/^\d+$/.test(text.trim())) return 0;
-  return Number(text.trim());
+function allocatableCount(quantity: string | number | undefined): number {
+  const text = quantity === undefined ? '' : String(quantity).trim();
+  return /^\d+$/.test(text) ? Number(text) : 0;
 }
 
 /**
@@ -53,7 +54,7 @@ function allocatableCount(text: string | undefined): number {
  */
 export function inventoryInputs(node: NodeObject, keys: readonly VendorNodeKeys[] = [NVIDIA_NODE_KEYS]): string {
   const annotations = node.metadata?.annotations ?? {};
-  const parts: (string | undefined)[] = [node.metadata?.name, annotations[NODE_DEVICE_CORDON]];
+  const parts: (string | number | undefined)[] = [node.metadata?.name, annotations[NODE_DEVICE_CORDON]];
   for (const k of keys) parts.push(annotations[k.register], k.score === undefined ? undefined : annotations[k.score], node.status?.allocatable?.[k.countResource]);
   // JSON keeps an absent value apart from an empty one and no separator can be forged.
   return JSON.stringify(parts);

@@ -484,8 +484,9 @@ test('malformed AdmissionReviews are error values naming the field', () => {
     { name: 'CREATE without object', body: review(undefined), mentions: 'request.object: must be the Pod' },
     { name: 'object without spec', body: review({ metadata: { name: 'p' } }), mentions: 'request.object.spec' },
     { name: 'containers not a list', body: review({ spec: { containers: {} } }), mentions: 'request.object.spec.containers' },
-    { name: 'container name a number', body: review({ spec: { containers: [{ name: 7 }] } }), mentions: 'request.object.spec.containers[0].name' },
-    { name: 'quantity an object', body: review(pod([{ name: 'm', resources: { limits: { [GPU]: { n: 1 } } } }])), mentions: 'limits.nvidia.com/gpu' },
+    { name: 'container name a number', body: review({ spec: { containers: [{ name: 7 }] } }), mentions: 'request.object.spec.containers[0].name: expected string, received number (got 7)' },
+    { name: 'quantity an object', body: review(pod([{ name: 'm', resources: { limits: { [GPU]: { n: 1 } } } }])), mentions: 'limits["nvidia.com/gpu"]: expected a quantity' },
+    { name: 'annotation a number', body: review({ metadata: { annotations: { 'hami.io/node-scheduler-policy': -1 } }, spec: {} }), mentions: 'request.object.metadata.annotations["hami.io/node-scheduler-policy"]: expected string, received number (got -1)' },
   ];
   for (const c of cases) {
     const outcome = admit(c.body, options);

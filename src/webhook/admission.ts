@@ -18,6 +18,7 @@ import { parseWholeQuantity } from '../core/quantity.js';
 import { podRequest } from '../core/request.js';
 import { NVIDIA } from '../core/vendors/nvidia.js';
 import type { Vendor, VendorAsk } from '../core/vendors/vendor.js';
+import { type ContainerInput, issueText, podSchema } from '../k8s/object-schemas.js';
 import { checkQuota, podQuotaCharge, quotaResourcesFromConfig, type QuotaState } from './quota.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -142,36 +143,6 @@ export interface AdmissionResult {
 // ---------------------------------------------------------------------------------------------
 // Validation at the boundary
 
-const quantity = z.union([z.string(), z.number()]);
-const resourceList = z.record(z.string(), quantity).nullish();
-const stringMap = z.record(z.string(), z.string()).nullish();
-
-const containerSchema = z.looseObject({
-  name: z.string(),
-  resources: z.looseObject({ limits: resourceList, requests: resourceList }).nullish(),
-  securityContext: z.looseObject({ privileged: z.boolean().nullish() }).nullish(),
-  env: z.array(z.looseObject({ name: z.string() })).nullish(),
-});
-
-const podSchema = z.looseObject({
-  metadata: z
-    .looseObject({
-      name: z.string().nullish(),
-      generateName: z.string().nullish(),
-      namespace: z.string().nullish(),
-      labels: stringMap,
-      annotations: stringMap,
-    })
-    .nullish(),
-  spec: z.looseObject({
-    containers: z.array(containerSchema).nullish(),
-    initContainers: z.array(containerSchema).nullish(),
-    nodeName: z.string().nullish(),
-    schedulerName: z.string().nullish(),
-    runtimeClassName: z.string().nullish(),
-  }),
-});
-
 const reviewSchema = z.looseObject({
   apiVersion: z.enum(ADMISSION_API_VERSIONS),
   kind: z.literal('AdmissionReview'),
@@ -187,18 +158,6 @@ const reviewSchema = z.looseObject({
 
 type Pod = z.output<typeof podSchema>;
 
-/** `request.object.spec.containers[0].name` from a zod path. */
-function pathText(base: string, path: readonly PropertyKey[]): string {
-  return path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : `${text}.${String(key)}`), base);
-}
-
-function issueText(base: string, error: z.ZodError): string {
-  const first = error.issues[0];
-  if (first === undefined) return `${base}: is not valid`;
-  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problems)` : '';
-  return `${pathText(base, first.path)}: ${first.message}${more}`;
-}
-
 function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -212,12 +171,12 @@ function reviewError(message: string): ReviewError {
  * checked; unknown fields pass through untouched.
  *
  * @returns the request, or a {@link ReviewError} naming the first bad field
- *   (`request.object.spec.containers[0].name: Invalid input: expected string, received number`)
+ *   (`request.object.spec.containers[0].name: expected string, received number (got 7)`)
  */
 export function parseAdmissionReview(body: unknown): { ok: true; request: AdmissionRequest } | ReviewError {
   if (!isJsonObject(body)) return reviewError(`the body must be a JSON object, got ${Array.isArray(body) ? 'an array' : typeof body}`);
-  const parsed = reviewSchema.safeParse(body);
-  if (!parsed.success) return reviewError(issueText('', parsed.error).replace(/^\./, ''));
+  const parsed = reviewSchema.safeParse(body, { reportInput: true });
+  if (!parsed.success) return reviewError(issueText('', parsed.error));
   const r = parsed.data.request;
   const kind = r.kind?.kind ?? undefined;
   const subResource = r.subResource ? r.subResource : undefined;
@@ -225,7 +184,7 @@ export function parseAdmissionReview(body: unknown): { ok: true; request: Admiss
   let object: JsonObject | null = null;
   if (isPodCreate) {
     if (!isJsonObject(r.object)) return reviewError('request.object: must be the Pod being created');
-    const pod = podSchema.safeParse(r.object);
+    const pod = podSchema.safeParse(r.object, { reportInput: true });
     if (!pod.success) return reviewError(issueText('request.object', pod.error));
     // Normalised to plain JSON so that the patch is computed against exactly what was sent.
     object = JSON.parse(JSON.stringify(r.object)) as JsonObject;
@@ -275,17 +234,17 @@ interface Slot {
   readonly path: 'initContainers' | 'containers';
   readonly index: number;
   readonly field: string;
-  readonly container: z.output<typeof containerSchema>;
+  readonly container: ContainerInput;
 }
 
 function slots(pod: Pod): Slot[] {
-  const of = (path: Slot['path'], list: readonly z.output<typeof containerSchema>[] | null | undefined): Slot[] =>
+  const of = (path: Slot['path'], list: readonly ContainerInput[] | null | undefined): Slot[] =>
     (list ?? []).map((container, index) => ({ path, index, field: `spec.${path}[${index}]`, container }));
   return [...of('initContainers', pod.spec.initContainers), ...of('containers', pod.spec.containers)];
 }
 
 /** The schema's container, as core's structural ContainerSpec (null fields read as absent). */
-function asSpec(container: z.output<typeof containerSchema>): ContainerSpec {
+function asSpec(container: ContainerInput): ContainerSpec {
   return container as unknown as ContainerSpec;
 }
 
@@ -317,7 +276,7 @@ function mentionsManaged(pod: Pod, c: Compiled): boolean {
  */
 export function namespaceLookupNeeded(request: AdmissionRequest, options: AdmissionOptions): boolean {
   if (request.operation !== 'CREATE' || request.object === null) return false;
-  const pod = podSchema.safeParse(request.object);
+  const pod = podSchema.safeParse(request.object, { reportInput: true });
   if (!pod.success || ignored(pod.data.metadata?.labels)) return false;
   return mentionsManaged(pod.data, compile(options));
 }
@@ -442,7 +401,7 @@ function decide(request: AdmissionRequest, c: Compiled, namespace: NamespaceCont
   if (request.subResource !== undefined || (request.kind !== undefined && request.kind !== 'Pod') || request.object === null) {
     return { outcome: 'skipped', summary: `not a Pod (kind ${request.kind ?? '?'}, subresource ${request.subResource ?? 'none'})` };
   }
-  const parsed = podSchema.safeParse(request.object);
+  const parsed = podSchema.safeParse(request.object, { reportInput: true });
   if (!parsed.success) return { outcome: 'denied', summary: 'not a Pod', ...denied(422, issueText('request.object', parsed.error)) };
   const pod = parsed.data;
   // HAMi's chart leaves these to the webhook configuration's objectSelector and namespaceSelector;
@@ -541,7 +500,7 @@ function decide(request: AdmissionRequest, c: Compiled, namespace: NamespaceCont
 export function admitRequest(request: AdmissionRequest, options: AdmissionOptions, namespace: NamespaceContext = {}): AdmissionResult {
   const c = compile(options);
   const verdict = decide(request, c, namespace);
-  const parsed = request.object === null ? undefined : podSchema.safeParse(request.object);
+  const parsed = request.object === null ? undefined : podSchema.safeParse(request.object, { reportInput: true });
   const pod = parsed?.success ? podName(parsed.data, request.namespace) : '';
   const patch = verdict.patch ?? [];
   const response: AdmissionResponse =
