@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 
-import { ExplanationLog, type FilterExplanation } from './explain.js';
+import { ExplanationLog, type FilterExplanation, serveExplain } from './explain.js';
 
 function placed(failedNodes: Record<string, string>): FilterExplanation {
   return { at: '2026-12-07T08:00:00.000Z', outcome: 'placed', node: 'n9', score: 3, fits: 1, candidates: 10, failedNodes };
@@ -32,4 +34,28 @@ test('the oldest pods are forgotten past the pod capacity or the budget of node 
   const alone = new ExplanationLog(100, 5);
   alone.filtered('default', 'big', placed(reasons(50)));
   assert.equal(alone.size, 1, 'the newest pod is kept even over the budget');
+});
+
+test('GET /api/v1/explain/<namespace>/<name> answers the decision, 404 for an unknown pod, 400 for a path it cannot read', { timeout: 10_000 }, async () => {
+  const log = new ExplanationLog();
+  log.filtered('team a', 'p', placed({}));
+  const server = createServer((request, response) => {
+    if (!serveExplain(log, request, response)) response.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}/api/v1/explain/`;
+  try {
+    const found = await fetch(`${base}team%20a/p`);
+    assert.equal(found.status, 200);
+    assert.equal(((await found.json()) as { name: string }).name, 'p');
+    assert.equal((await fetch(`${base}default/nope`)).status, 404);
+    assert.equal((await fetch(`${base}only-one`)).status, 400);
+    // Not valid percent-encoding: decodeURIComponent throws, which once ended the scheduler's process.
+    const malformed = await fetch(`${base}%E0%A4%A/p`, { signal: AbortSignal.timeout(5000) });
+    assert.equal(malformed.status, 400);
+    assert.match(((await malformed.json()) as { error: string }).error, /namespace>\/<name>/);
+    assert.equal((await fetch(`${base}team%20a/p`)).status, 200);
+  } finally {
+    server.close();
+  }
 });

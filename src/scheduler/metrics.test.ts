@@ -270,4 +270,26 @@ describe('SchedulerMetrics', () => {
       await server.close();
     }
   });
+
+  test('a route that throws answers 500 and the server keeps serving (the explain API and the dashboard share the port)', async () => {
+    const metrics = new SchedulerMetrics({ cache: cluster(), quotas: () => [], quotaResources: RESOURCES, ready: () => true });
+    const errors: unknown[] = [];
+    const server = await startMetricsServer(metrics, {
+      port: 0,
+      onError: (error) => errors.push(error),
+      routes: (request) => {
+        if (request.url === '/boom') throw new Error('route bug');
+        return false;
+      },
+    });
+    try {
+      const failed = await fetch(server.url.replace('/metrics', '/boom'));
+      assert.equal(failed.status, 500);
+      assert.match(await failed.text(), /route bug/);
+      assert.equal(errors.length, 1);
+      assert.equal((await fetch(server.url)).status, 200);
+    } finally {
+      await server.close();
+    }
+  });
 });

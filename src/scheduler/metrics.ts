@@ -597,7 +597,19 @@ export async function startMetricsServer(
   const host = options.host ?? '127.0.0.1';
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
-    if (path !== '/metrics' && options.routes?.(request, response) === true) return;
+    if (path !== '/metrics') {
+      let routed: boolean;
+      try {
+        routed = options.routes?.(request, response) === true;
+      } catch (error) {
+        // A bug in a route answers 500; an exception here would end the scheduler's process.
+        options.onError?.(error);
+        if (!response.headersSent) response.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+        response.end(`${path ?? ''} failed: ${String(error)}\n`);
+        return;
+      }
+      if (routed) return;
+    }
     if (path !== '/metrics') {
       response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`no such endpoint: ${path ?? ''}; try /metrics\n`);
       return;
