@@ -609,8 +609,6 @@ export async function startMetricsServer(
         return;
       }
       if (routed) return;
-    }
-    if (path !== '/metrics') {
       response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`no such endpoint: ${path ?? ''}; try /metrics\n`);
       return;
     }
