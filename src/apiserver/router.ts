@@ -12,6 +12,7 @@
  * `namespaces/<name>/status` is the namespace's own status, since `status` is no namespaced
  * resource. Pure: the server turns a `Route` into a handler call.
  */
+import { decodePathSegments } from '../http/path-segments.js';
 import { findResource, RESOURCES, type ResourceType, type Subresource } from './kinds.js';
 
 export type Route =
@@ -38,17 +39,6 @@ export type Route =
   | { readonly kind: 'not-found' };
 
 const NOT_FOUND: Route = { kind: 'not-found' };
-
-function decodeSegments(path: string): string[] | undefined {
-  try {
-    return path
-      .split('/')
-      .filter((s) => s !== '')
-      .map((s) => decodeURIComponent(s));
-  } catch {
-    return undefined;
-  }
-}
 
 function resourceRoute(group: string, version: string, rest: string[]): Route {
   let legacyWatch = false;
@@ -82,7 +72,7 @@ function resourceRoute(group: string, version: string, rest: string[]): Route {
 
 /** What a request path addresses; `not-found` for anything the server does not serve. */
 export function route(path: string): Route {
-  const segments = decodeSegments(path);
+  const segments = decodePathSegments(path)?.filter((s) => s !== '');
   if (segments === undefined) return NOT_FOUND;
   const [first, second, third] = segments;
   if (segments.length === 0) return { kind: 'root' };

@@ -62,7 +62,7 @@ export const nodeSchema = z.looseObject({
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 /** `request.object.spec.containers[0].resources.limits["nvidia.com/gpu"]` from a zod path. */
-export function fieldPath(base: string, path: readonly PropertyKey[]): string {
+function fieldPath(base: string, path: readonly PropertyKey[]): string {
   return path.reduce<string>((text, key) => {
     if (typeof key === 'number') return `${text}[${String(key)}]`;
     const name = String(key);

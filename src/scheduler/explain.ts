@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { PodGrants } from '../core/device.js';
+import { decodePathSegments } from '../http/path-segments.js';
 
 export type FilterOutcome =
   /** Placed: `node` chosen, the others in `failedNodes`. */
@@ -152,15 +153,6 @@ function json(response: ServerResponse, status: number, body: unknown): void {
   response.end(text);
 }
 
-/** The path's segments percent-decoded, or null when one is not valid percent-encoding (`%E0%A4`). */
-function decodedSegments(path: string): string[] | null {
-  try {
-    return path.split('/').map((p) => decodeURIComponent(p));
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Answers `GET /api/v1/explain/<namespace>/<name>`; returns false for any other path, so the
  * caller can route it elsewhere.
@@ -172,7 +164,7 @@ export function serveExplain(log: ExplanationLog, request: IncomingMessage, resp
     json(response, 405, { error: `${path} takes GET` });
     return true;
   }
-  const parts = decodedSegments(path.slice(EXPLAIN_PATH.length));
+  const parts = decodePathSegments(path.slice(EXPLAIN_PATH.length));
   const [namespace, name] = parts ?? [];
   if (parts?.length !== 2 || !namespace || !name) {
     json(response, 400, { error: `write ${EXPLAIN_PATH}<namespace>/<name>, got ${path}` });
