@@ -17,14 +17,18 @@
  * beside it (`oneThread`). Server-side time per endpoint comes from `node:http`'s diagnostics
  * channels, the extender's API calls are timed through its injectable client, Filter is timed
  * alone with no bind in flight, and the placement engine's filter is timed without HTTP on the
- * same cluster state, to tell where the time goes. Targets: ≥ 500 pods/s end to end and filter
- * p99 ≤ 5 ms, for the binpack and spread runs, where each Filter is sent as soon as the last is
- * answered. `paced` runs binpack again with Filters sent at 200 and 400 a second, as a
- * kube-scheduler binding that many pods would send them.
+ * same cluster state, to tell where the time goes. Each thread's CPU time per pod, and its time
+ * ready to run but waiting for one of the machine's cores, come from Linux's scheduler statistics;
+ * from the extender thread's, `extenderThreadBoundPodsPerSecond` works out what that thread could
+ * keep up with on a core of its own, which this 2-core machine cannot measure. Targets: ≥ 500
+ * pods/s end to end and filter p99 ≤ 5 ms, for the binpack and spread runs, where each Filter is
+ * sent as soon as the last is answered. `paced` runs binpack again with Filters sent at 200 and
+ * 400 a second, as a kube-scheduler binding that many pods would send them.
  *
  *   npm run bench -- extender
  */
 import { subscribe } from 'node:diagnostics_channel';
+import { readFileSync } from 'node:fs';
 import { Agent, type IncomingMessage, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
@@ -117,6 +121,36 @@ function summary(times: readonly number[]): Summary {
   return { count: sorted.length, p50Ms: ms(percentile(sorted, 0.5)), p99Ms: ms(percentile(sorted, 0.99)), maxMs: ms(sorted.at(-1) ?? 0), meanMs: ms(mean) };
 }
 
+/** CPU time a thread has run, and time it was ready to run but waited for a core. */
+interface ThreadClock {
+  cpuMs: number;
+  waitedMs: number;
+}
+
+/**
+ * The calling thread's clock from Linux's scheduler statistics (`/proc/thread-self/schedstat`:
+ * nanoseconds on a CPU, nanoseconds runnable but waiting on a run queue); null where there are none.
+ */
+function threadClock(): ThreadClock | null {
+  try {
+    const [cpu, waited] = readFileSync('/proc/thread-self/schedstat', 'utf8').trim().split(/\s+/).map(Number);
+    if (cpu === undefined || waited === undefined || !Number.isFinite(cpu) || !Number.isFinite(waited)) return null;
+    return { cpuMs: cpu / 1e6, waitedMs: waited / 1e6 };
+  } catch {
+    return null;
+  }
+}
+
+interface ThreadTime {
+  cpuMsPerPod: number;
+  waitedForCoreMsPerPod: number;
+}
+
+function perPod(before: ThreadClock | null | undefined, after: ThreadClock | null | undefined, pods: number): ThreadTime | null {
+  if (!before || !after || pods === 0) return null;
+  return { cpuMsPerPod: +((after.cpuMs - before.cpuMs) / pods).toFixed(3), waitedForCoreMsPerPod: +((after.waitedMs - before.waitedMs) / pods).toFixed(3) };
+}
+
 /** `PATCH pods`, `POST pods/binding`, `GET nodes`, … for an API server request. */
 function apiCall(request: IncomingMessage): string {
   const path = (request.url ?? '').split('?')[0] ?? '';
@@ -194,8 +228,11 @@ interface ApiHost {
   readonly pods: Record<string, JsonObject[]>;
   /** Removes the node lock, as the device plugin does after Allocate. */
   release(node: string): Promise<void>;
-  /** Starts (true) or stops and returns (false) the API server's per-request times. */
-  record(on: boolean): Promise<Record<string, number[]>>;
+  /**
+   * Starts (true) or stops and returns (false) the API server's per-request times, with its
+   * thread's clock at that moment (null when it shares the caller's thread).
+   */
+  record(on: boolean): Promise<{ times: Record<string, number[]>; clock: ThreadClock | null }>;
   /** Event loop utilisation of the API server's thread, when it has its own. */
   utilization(): EventLoopUtilization | null;
   close(): Promise<void>;
@@ -231,7 +268,7 @@ async function apiHere(apiTimes: ServerTimes): Promise<ApiHost> {
       release(node);
       return Promise.resolve();
     },
-    record: (on) => Promise.resolve(record(on)),
+    record: (on) => Promise.resolve({ times: record(on), clock: null }),
     utilization: () => null,
     close: () => api.close(),
   };
@@ -240,7 +277,7 @@ async function apiHere(apiTimes: ServerTimes): Promise<ApiHost> {
 type ToWorker = { id: number; op: 'release'; node: string } | { id: number; op: 'record'; on: boolean } | { id: number; op: 'close' };
 /** A message without its id (distributed over the union). */
 type Request = ToWorker extends infer T ? (T extends unknown ? Omit<T, 'id'> : never) : never;
-type FromWorker = { op: 'ready'; url: string; pods: Record<string, JsonObject[]> } | { op: 'done'; id: number; times?: Record<string, number[]> };
+type FromWorker = { op: 'ready'; url: string; pods: Record<string, JsonObject[]> } | { op: 'done'; id: number; times?: Record<string, number[]>; clock: ThreadClock | null };
 
 /** The worker's side: an API server answering the main thread's messages. */
 async function serveApiInWorker(): Promise<void> {
@@ -252,7 +289,7 @@ async function serveApiInWorker(): Promise<void> {
       if (message.op === 'release') release(message.node);
       if (message.op === 'close') await api.close();
       const times = message.op === 'record' ? record(message.on) : undefined;
-      port.postMessage({ op: 'done', id: message.id, ...(times ? { times } : {}) } satisfies FromWorker);
+      port.postMessage({ op: 'done', id: message.id, ...(times ? { times } : {}), clock: threadClock() } satisfies FromWorker);
       if (message.op === 'close') port.close();
     })();
   });
@@ -274,7 +311,8 @@ function thisModuleInWorker(workerData: unknown): Worker {
 /** The API server on a worker thread (this module again). */
 async function apiInWorker(): Promise<ApiHost> {
   const worker = thisModuleInWorker({ role: 'tessera-bench-apiserver' });
-  const waiting = new Map<number, { resolve: (times: Record<string, number[]>) => void; reject: (error: Error) => void }>();
+  type Answer = { times: Record<string, number[]>; clock: ThreadClock | null };
+  const waiting = new Map<number, { resolve: (answer: Answer) => void; reject: (error: Error) => void }>();
   let nextId = 0;
   const ready = new Promise<{ url: string; pods: Record<string, JsonObject[]> }>((resolve, reject) => {
     worker.on('error', (error) => {
@@ -283,16 +321,16 @@ async function apiInWorker(): Promise<ApiHost> {
     });
     worker.on('message', (message: FromWorker) => {
       if (message.op === 'ready') resolve(message);
-      else waiting.get(message.id)?.resolve(message.times ?? {});
+      else waiting.get(message.id)?.resolve({ times: message.times ?? {}, clock: message.clock });
     });
   });
-  const ask = (message: Request): Promise<Record<string, number[]>> =>
+  const ask = (message: Request): Promise<Answer> =>
     new Promise((resolve, reject) => {
       const id = nextId++;
       waiting.set(id, {
-        resolve: (times) => {
+        resolve: (answer) => {
           waiting.delete(id);
-          resolve(times);
+          resolve(answer);
         },
         reject,
       });
@@ -347,6 +385,8 @@ interface RunResult {
   failedBinds: number;
   nodesUsed: number;
   maxBindsInFlight: number;
+  /** The clock of the thread that ran the stand-in, over the run. */
+  clock: { before: ThreadClock | null; after: ThreadClock | null };
 }
 
 /**
@@ -386,6 +426,7 @@ async function run(extender: URL, nodeNames: readonly string[], pods: readonly J
     releaseTimes.push(performance.now() - r0);
   };
 
+  const clockBefore = threadClock();
   const start = performance.now();
   for (const [i, pod] of pods.entries()) {
     while (pending >= BIND_WINDOW) await new Promise<void>((resolve) => (wake = resolve));
@@ -420,6 +461,7 @@ async function run(extender: URL, nodeNames: readonly string[], pods: readonly J
     failedBinds,
     nodesUsed: chains.size,
     maxBindsInFlight: maxInFlight,
+    clock: { before: clockBefore, after: threadClock() },
   };
 }
 
@@ -517,9 +559,21 @@ function breakdown(times: Record<string, readonly number[]>, pods: number): Reco
   return out;
 }
 
-type Measured = RunResult & {
+type Measured = Omit<RunResult, 'clock'> & {
   perCallMs: ReturnType<typeof breakdown>;
   eventLoopBusy: { extenderThread: number; apiServerThread?: number };
+  /**
+   * Per thread (each on its own thread only), CPU time per pod and time per pod it was ready to
+   * run but waited for one of the machine's cores, from Linux's scheduler statistics.
+   */
+  threads?: { extender: ThreadTime | null; apiServer: ThreadTime | null; kubeSchedulerStandIn: ThreadTime | null };
+  /**
+   * The pods a second the extender's thread could keep up with on a core of its own: 1,000 over
+   * its CPU milliseconds per pod here. Worked out, not measured; what a machine where the extender,
+   * kube-scheduler and the API server each have a core would measure, if the CPU time per pod
+   * stayed as it is here.
+   */
+  extenderThreadBoundPodsPerSecond?: number;
   /**
    * CPU time of the whole process per pod (every thread: extender, API server, stand-in, and the
    * garbage collector), user and system: what the work costs, apart from waiting. On a shared
@@ -563,24 +617,31 @@ async function measure(apiThread: 'worker' | 'same', labels: readonly RunLabel[]
 
   const results: Partial<Record<RunLabel, Measured>> = {};
   for (const label of labels) {
-    await api.record(true);
+    const apiClock0 = (await api.record(true)).clock;
     times.recording = true;
     times.byKey.clear();
     const elu0 = performance.eventLoopUtilization();
     const apiElu0 = api.utilization();
     const cpu0 = process.cpuUsage();
-    const result = await drive(label);
+    const clock0 = threadClock();
+    const { clock: standInClock, ...result } = await drive(label);
+    const clock1 = threadClock();
     const cpu = process.cpuUsage(cpu0);
     const elu = performance.eventLoopUtilization(elu0);
     const apiElu1 = api.utilization();
     times.recording = false;
-    const apiTimes = apiThread === 'worker' ? await api.record(false) : {};
+    const { times: apiTimes, clock: apiClock1 } = apiThread === 'worker' ? await api.record(false) : { times: {}, clock: null };
     const apiElu = apiElu0 && apiElu1 ? performance.eventLoopUtilization(apiElu1, apiElu0) : null;
+    const extenderThread = perPod(clock0, clock1, result.pods);
     results[label] = {
       ...result,
       perCallMs: breakdown({ ...Object.fromEntries(times.byKey), ...apiTimes }, result.pods),
       eventLoopBusy: { extenderThread: +elu.utilization.toFixed(2), ...(apiElu ? { apiServerThread: +apiElu.utilization.toFixed(2) } : {}) },
       cpuMsPerPod: +((cpu.user + cpu.system) / 1000 / result.pods).toFixed(3),
+      ...(standIn && {
+        threads: { extender: extenderThread, apiServer: perPod(apiClock0, apiClock1, result.pods), kubeSchedulerStandIn: perPod(standInClock.before, standInClock.after, result.pods) },
+        ...(extenderThread && extenderThread.cpuMsPerPod > 0 && { extenderThreadBoundPodsPerSecond: Math.floor(1000 / extenderThread.cpuMsPerPod) }),
+      }),
     };
   }
 
@@ -599,7 +660,7 @@ async function measure(apiThread: 'worker' | 'same', labels: readonly RunLabel[]
       if (answer.Error !== '') throw new Error(`filter: ${String(answer.Error)}`);
     }
     times.recording = false;
-    const apiTimes = apiThread === 'worker' ? await api.record(false) : {};
+    const apiTimes = apiThread === 'worker' ? (await api.record(false)).times : {};
     filterOnly = { pods: filterTimes.length, filterMs: summary(filterTimes), perCallMs: breakdown({ ...Object.fromEntries(times.byKey), ...apiTimes }, filterTimes.length) };
   }
 
@@ -635,7 +696,7 @@ async function measure(apiThread: 'worker' | 'same', labels: readonly RunLabel[]
   return { setupSeconds: +setupSeconds.toFixed(2), results, filterOnly, withoutHttp };
 }
 
-const meets = (r: RunResult): boolean => r.podsPerSecond >= TARGETS.podsPerSecond && r.filterMs.p99Ms <= TARGETS.filterP99Ms && r.failedBinds === 0;
+const meets = (r: Measured): boolean => r.podsPerSecond >= TARGETS.podsPerSecond && r.filterMs.p99Ms <= TARGETS.filterP99Ms && r.failedBinds === 0;
 
 export async function main(): Promise<void> {
   const separate = await measure('worker', [...RUNS.map((r) => r.label), ...PACED.map((r) => r.label)], true);
@@ -659,6 +720,7 @@ export async function main(): Promise<void> {
       busyNodes: AVOID_BUSY_NODES ? 'passed over while another node fits (the default)' : "HAMi's choice (TESSERA_BENCH_AVOID_BUSY_NODES=0)",
       lockRelease: "the device plugin's part, played by the benchmark: a merge patch removing hami.io/mutex.lock, over HTTP from the stand-in's thread (oneThread: in the API server's store), timed apart",
       threads: 'extender (HTTP server, informers, API client) on the main thread; the kube-scheduler stand-in and the API server each on a worker thread (oneThread: all three on the main thread)',
+      threadTimes: "per thread of the runs with a thread each: CPU ms per pod, and ms per pod it was ready to run but waited for a core (Linux's /proc/thread-self/schedstat); extenderThreadBoundPodsPerSecond is 1000 over the extender thread's CPU ms per pod, worked out, not measured",
       perCallMs: "'extender …' and 'apiserver …': server side, request headers read to response finished; 'client …': the extender's API calls from call to settlement, as it sees them",
       warmupPods: WARMUP,
       setupSeconds: separate.setupSeconds,
@@ -671,6 +733,7 @@ export async function main(): Promise<void> {
     bindP50Ms: headline.bindMs.p50Ms,
     bindP99Ms: headline.bindMs.p99Ms,
     cpuMsPerPod: headline.cpuMsPerPod,
+    extenderThreadBoundPodsPerSecond: headline.extenderThreadBoundPodsPerSecond,
     // The whole process: extender, stand-in and the API server's thread.
     peakRssMB: rssAfterSeparate,
     targets: TARGETS,
@@ -684,7 +747,7 @@ export async function main(): Promise<void> {
       PACED.map(({ label, perSecond }) => {
         const r = separate.results[label];
         const inside = r?.perCallMs['extender /filter'];
-        return [label, r && { sentPerSecond: perSecond, podsPerSecond: r.podsPerSecond, filterMs: r.filterMs, insideExtenderFilterMs: inside && { p50Ms: inside.p50Ms, p99Ms: inside.p99Ms }, bindMs: r.bindMs, failedBinds: r.failedBinds, eventLoopBusy: r.eventLoopBusy, cpuMsPerPod: r.cpuMsPerPod }];
+        return [label, r && { sentPerSecond: perSecond, podsPerSecond: r.podsPerSecond, filterMs: r.filterMs, insideExtenderFilterMs: inside && { p50Ms: inside.p50Ms, p99Ms: inside.p99Ms }, bindMs: r.bindMs, failedBinds: r.failedBinds, eventLoopBusy: r.eventLoopBusy, cpuMsPerPod: r.cpuMsPerPod, threads: r.threads }];
       }),
     ),
     filterOnly: separate.filterOnly,
