@@ -569,9 +569,8 @@ type Measured = Omit<RunResult, 'clock'> & {
   threads?: { extender: ThreadTime | null; apiServer: ThreadTime | null; kubeSchedulerStandIn: ThreadTime | null };
   /**
    * The pods a second the extender's thread could keep up with on a core of its own: 1,000 over
-   * its CPU milliseconds per pod here. Worked out, not measured; what a machine where the extender,
-   * kube-scheduler and the API server each have a core would measure, if the CPU time per pod
-   * stayed as it is here.
+   * its CPU milliseconds per pod here. Worked out, not measured: the most the extender alone
+   * would allow where each party has a core, if its CPU time per pod stayed as it is here.
    */
   extenderThreadBoundPodsPerSecond?: number;
   /**
