@@ -103,8 +103,10 @@ export class ShapeTracker {
     if (entry) entry.count++;
     else this.counts.set(key, { ask, constraints, cpuMilli: request.host.cpuMilli, count: 1 });
     this.sinceCheck++;
-    // Early on every pod changes the picture; later only a drift does.
-    if (this.published.length === 0 || this.sinceCheck >= Math.min(this.checkEvery, this.ring.length)) this.check();
+    // The first pod's shape is published at once, so that there is something to go on; then the
+    // mix is looked at every `checkEvery` pods. (Looking at each of the first `checkEvery` pods
+    // was tried and did no better; docs/simulator.md.)
+    if (this.published.length === 0 || this.sinceCheck >= this.checkEvery) this.check();
   }
 
   shapes(): readonly Shape[] {
