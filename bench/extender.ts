@@ -146,7 +146,7 @@ interface ThreadTime {
   waitedForCoreMsPerPod: number;
 }
 
-function perPod(before: ThreadClock | null | undefined, after: ThreadClock | null | undefined, pods: number): ThreadTime | null {
+function perPod(before: ThreadClock | null, after: ThreadClock | null, pods: number): ThreadTime | null {
   if (!before || !after || pods === 0) return null;
   return { cpuMsPerPod: +((after.cpuMs - before.cpuMs) / pods).toFixed(3), waitedForCoreMsPerPod: +((after.waitedMs - before.waitedMs) / pods).toFixed(3) };
 }
@@ -289,7 +289,7 @@ async function serveApiInWorker(): Promise<void> {
       if (message.op === 'release') release(message.node);
       if (message.op === 'close') await api.close();
       const times = message.op === 'record' ? record(message.on) : undefined;
-      port.postMessage({ op: 'done', id: message.id, ...(times ? { times } : {}), clock: threadClock() } satisfies FromWorker);
+      port.postMessage({ op: 'done', id: message.id, ...(times ? { times } : {}), clock: message.op === 'record' ? threadClock() : null } satisfies FromWorker);
       if (message.op === 'close') port.close();
     })();
   });

@@ -13,7 +13,7 @@ const quantity = z.union([z.string(), z.number()], { error: 'expected a quantity
 const resourceList = z.record(z.string(), quantity).nullish();
 const stringMap = z.record(z.string(), z.string()).nullish();
 
-export const containerSchema = z.looseObject({
+const containerSchema = z.looseObject({
   name: z.string(),
   resources: z.looseObject({ limits: resourceList, requests: resourceList }).nullish(),
   securityContext: z.looseObject({ privileged: z.boolean().nullish() }).nullish(),
