@@ -35,8 +35,10 @@ for step in "${wanted[@]}"; do
         "$node" -e '
           const t = require("fs").readFileSync(process.argv[1], "utf8");
           const j = JSON.parse(t.slice(t.indexOf("{")));
-          for (const [label, r] of Object.entries({ ...j.runs, ...j.paced }))
+          const coreEach = Object.fromEntries(Object.entries(j.coreEach ?? {}).filter(([, r]) => r && r.filterMs).map(([k, r]) => [`${k} (core each)`, r]));
+          for (const [label, r] of Object.entries({ ...j.runs, ...coreEach, ...j.paced }))
             console.log(`run ${process.argv[2]} ${label}: ${r.podsPerSecond} pods/s, filter p50 ${r.filterMs.p50Ms} ms p99 ${r.filterMs.p99Ms} ms, bind p99 ${r.bindMs.p99Ms} ms`);
+          console.log(`run ${process.argv[2]}: met ${j.met} (judged on ${j.judgedOn}), met in the runs as they come ${j.metInRuns}${j.coreEach?.unavailable ? `; no core-each runs: ${j.coreEach.unavailable}` : ""}`);
         ' "$out/extender-$run.json" "$run" || status=1
       done
       ;;
