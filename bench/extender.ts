@@ -40,6 +40,7 @@ import { subscribe } from 'node:diagnostics_channel';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { Agent, type IncomingMessage, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
@@ -665,7 +666,7 @@ async function measure(apiThread: 'worker' | 'same', labels: readonly RunLabel[]
 
   const results: Partial<Record<RunLabel, Measured>> = {};
   /** Why the `coreEach` runs could not be made, when they could not. */
-  let realtimeRefused: string | null = standIn ? null : 'the stand-in shares the extender thread';
+  let realtimeRefused: string | null = !standIn ? 'the stand-in shares the extender thread' : availableParallelism() < 2 ? 'one core: the extender and the stand-in cannot each have one' : null;
   for (const label of labels) {
     const realtime = CORE_EACH.some((r) => r.label === label);
     if (realtime) {
