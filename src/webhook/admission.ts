@@ -276,7 +276,7 @@ function mentionsManaged(pod: Pod, c: Compiled): boolean {
  */
 export function namespaceLookupNeeded(request: AdmissionRequest, options: AdmissionOptions): boolean {
   if (request.operation !== 'CREATE' || request.object === null) return false;
-  const pod = podSchema.safeParse(request.object, { reportInput: true });
+  const pod = podSchema.safeParse(request.object);
   if (!pod.success || ignored(pod.data.metadata?.labels)) return false;
   return mentionsManaged(pod.data, compile(options));
 }
@@ -500,7 +500,7 @@ function decide(request: AdmissionRequest, c: Compiled, namespace: NamespaceCont
 export function admitRequest(request: AdmissionRequest, options: AdmissionOptions, namespace: NamespaceContext = {}): AdmissionResult {
   const c = compile(options);
   const verdict = decide(request, c, namespace);
-  const parsed = request.object === null ? undefined : podSchema.safeParse(request.object, { reportInput: true });
+  const parsed = request.object === null ? undefined : podSchema.safeParse(request.object);
   const pod = parsed?.success ? podName(parsed.data, request.namespace) : '';
   const patch = verdict.patch ?? [];
   const response: AdmissionResponse =
