@@ -19,10 +19,22 @@
  * on the openb traces (docs/simulator.md has the figures): CPU-only pods go to CPU-rich nodes
  * instead of eating the CPU that GPUs next to them need.
  *
+ * F looks one pod ahead: a partly used device counts as usable by every shape that fits in its
+ * rest, though after that pod the rest of the rest may fit nothing. So half of each partly used
+ * device's expected waste is added to F: what stays unused if pods of the shapes that can use it
+ * keep arriving at random, in proportion to their weights, until none fits (`expectedWaste`).
+ * What stays unallocated when a cluster is full is mostly such slivers (docs/simulator.md).
+ *
  * The shape distribution p_m is learnt online from the pods seen (a sliding window), never given
  * in advance, and each p_m is multiplied by how scarce the devices m can use are (the cluster's
  * usable devices over those that can take m; see `scarcityFactors`). Idle capacity is measured in
  * devices: a device's idle fraction is the smaller of its free memory and free compute fractions.
+ *
+ * Until a pod has asked for as many devices as the largest node has, a shape of several devices
+ * counts only whole multiples of itself as usable: seven idle GPUs hold one 4-GPU pod, not
+ * seven GPUs' worth. FGD's rule (all seven) then makes breaking an idle 8-GPU node cheaper than
+ * breaking an idle 4-GPU one, and the 8-GPU pods not met yet find no whole node. Once such a pod
+ * has been seen, its own shape keeps whole nodes, and FGD's rule did better on the openb traces.
  */
 import type { Device } from '../device.js';
 import type { PodRequest } from '../request.js';
@@ -183,12 +195,54 @@ interface NodeTerms {
   usable: Float64Array;
   copySum: Float64Array;
   usableSum: Float64Array;
+  /** Per device, the expected-waste table of the shapes that can use it (see `expectedWaste`). */
+  wasteTables: Float64Array[];
+  /** Σ over partly used devices of their expected waste. */
+  wasteSum: number;
   value: number;
+}
+
+/** How much of a partly used device's expected waste is added to its fragmentation. */
+const WASTE_WEIGHT = 0.5;
+/** Expected waste is worked out per hundredth of a device. */
+const WASTE_STEPS = 100;
+const NO_WASTE = new Float64Array(WASTE_STEPS + 1);
+
+/**
+ * W[r]: the expected idle capacity, in devices, left on a device with r hundredths idle when pods
+ * of the given sizes (hundredths of a device) and weights keep arriving, each of a size that fits
+ * with probability in proportion to its weight, until none fits:
+ *
+ *   W[r] = r / 100                               if no size fits in r
+ *        = Σ_{s ≤ r} w_s · W[r − s] / Σ_{s ≤ r} w_s   otherwise
+ *
+ * After an 810-milli pod, 0.19 of a GPU fits only the rare pods of 190 milli or less: W is
+ * nearly all of it. After a 470-milli pod, 0.53 fits most shares, and W is small.
+ */
+export function expectedWaste(sizes: readonly { readonly steps: number; readonly weight: number }[]): Float64Array {
+  const waste = new Float64Array(WASTE_STEPS + 1);
+  for (let r = 1; r <= WASTE_STEPS; r++) {
+    let weights = 0;
+    let sum = 0;
+    for (const { steps, weight } of sizes) {
+      if (steps < 1 || steps > r) continue;
+      weights += weight;
+      sum += weight * (waste[r - steps] ?? 0);
+    }
+    waste[r] = weights > 0 ? sum / weights : r / WASTE_STEPS;
+  }
+  return waste;
 }
 
 function usableDevice(node: NodeState, position: number): Device | null {
   const d = node.devices[position];
   return d !== undefined && d.healthy && !node.cordoned.has(d.id) && d.memoryMiB > 0 && d.cores > 0 ? d : null;
+}
+
+/** A device's expected waste: none when it is idle (whole devices are F's business) or full. */
+function wasteAt(table: Float64Array, idle: number): number {
+  if (idle <= 1e-4 || idle >= 1 - 1e-4) return 0;
+  return table[Math.floor(idle * WASTE_STEPS + 1e-6)] ?? 0;
 }
 
 function idleOf(node: NodeState, position: number, memoryUsed: number, coresUsed: number): number {
@@ -203,8 +257,18 @@ export class FragmentationModel {
   private copyScratch = new Float64Array(64);
   private usableScratch = new Float64Array(64);
 
-  private scarcity: { readonly shapeVersion: number; readonly devices: number; readonly factors: Float64Array } | null = null;
+  private scarcity: {
+    readonly shapeVersion: number;
+    readonly devices: number;
+    readonly factors: Float64Array;
+    readonly largestNode: number;
+    readonly wholeMultiples: boolean;
+  } | null = null;
   private weightsGeneration = 0;
+  /** Whether multi-device shapes count only whole multiples of themselves (see the top of the file). */
+  private wholeMultiples = false;
+  /** Expected-waste tables by the shapes (and their sizes) a device can take; emptied when the factors change. */
+  private wasteTables = new Map<string, Float64Array>();
 
   constructor(
     readonly tracker: ShapeTracker,
@@ -227,10 +291,20 @@ export class FragmentationModel {
   private scarcityFactors(shapes: readonly Shape[]): Float64Array {
     const devices = this.cluster.devices();
     const known = this.scarcity;
-    if (known !== null && known.shapeVersion === this.tracker.version && known.devices === devices && known.factors.length === shapes.length) return known.factors;
+    if (
+      known !== null &&
+      known.shapeVersion === this.tracker.version &&
+      known.devices === devices &&
+      known.factors.length === shapes.length &&
+      known.wholeMultiples === this.tracker.largestAsk < known.largestNode
+    ) {
+      return known.factors;
+    }
     const usable = new Float64Array(shapes.length);
     let total = 0;
+    let largestNode = 0;
     for (const node of this.cluster.nodes()) {
+      largestNode = Math.max(largestNode, node.devices.length);
       for (let d = 0; d < node.devices.length; d++) {
         if (!usableDevice(node, d)) continue;
         total++;
@@ -245,9 +319,40 @@ export class FragmentationModel {
       const u = usable[m] ?? 0;
       factors[m] = shapes[m]?.ask && u > 0 ? total / u : 1;
     }
-    this.scarcity = { shapeVersion: this.tracker.version, devices, factors };
+    this.wholeMultiples = this.tracker.largestAsk < largestNode;
+    this.scarcity = { shapeVersion: this.tracker.version, devices, factors, largestNode, wholeMultiples: this.wholeMultiples };
+    this.wasteTables = new Map();
     this.weightsGeneration++;
     return factors;
+  }
+
+  /**
+   * The expected-waste table of device d: from the one-device shapes that can use it, their
+   * sizes on it and their weights (scarcity included: demand per device that can take them).
+   * Devices of one model share a table.
+   */
+  private wasteTable(node: NodeState, d: number, t: NodeTerms): Float64Array {
+    const device = usableDevice(node, d);
+    if (!device) return NO_WASTE;
+    const n = node.devices.length;
+    const sizes: { steps: number; weight: number }[] = [];
+    let key = '';
+    for (let m = 0; m < t.shapes.length; m++) {
+      const shape = t.shapes[m];
+      const i = m * n + d;
+      const memory = t.sizeMemory[i] ?? -1;
+      if (!shape?.ask || shape.ask.count !== 1 || memory < 0) continue;
+      const fraction = Math.max(memory / device.memoryMiB, (t.sizeCores[i] ?? 0) / device.cores);
+      const steps = Math.ceil(fraction * WASTE_STEPS - 1e-6);
+      sizes.push({ steps, weight: shape.weight * (t.factors[m] ?? 1) });
+      key += `${String(m)}:${String(steps)},`;
+    }
+    let table = this.wasteTables.get(key);
+    if (!table) {
+      table = expectedWaste(sizes);
+      this.wasteTables.set(key, table);
+    }
+    return table;
   }
 
   /**
@@ -304,6 +409,8 @@ export class FragmentationModel {
       usable,
       copySum,
       usableSum,
+      wasteTables: [],
+      wasteSum: 0,
       value: 0,
     };
     shapes.forEach((s, m) => {
@@ -323,7 +430,12 @@ export class FragmentationModel {
         usableSum[m] = (usableSum[m] ?? 0) + u;
       }
     });
-    terms.value = this.evaluate(node, terms, idleSum, copySum, usableSum, node.freeCpu());
+    for (let d = 0; d < n; d++) {
+      const table = this.wasteTable(node, d, terms);
+      terms.wasteTables.push(table);
+      terms.wasteSum += wasteAt(table, idle[d] ?? 0);
+    }
+    terms.value = this.evaluate(node, terms, idleSum, copySum, usableSum, node.freeCpu()) + WASTE_WEIGHT * terms.wasteSum;
     this.cache.set(node, terms);
     return terms;
   }
@@ -348,6 +460,7 @@ export class FragmentationModel {
       // A pod that takes several devices needs that many devices' worth of copies.
       const copies = Math.floor((copySum[m] ?? 0) / Math.max(1, s.ask.count));
       let usable = copies > 0 ? (usableSum[m] ?? 0) : 0;
+      if (this.wholeMultiples && s.ask.count > 1) usable = Math.min(usable, copies * s.ask.count);
       if (node.host && s.cpuMilli > 0 && copies > 0) {
         const hostCopies = Math.max(0, Math.floor(freeCpu / s.cpuMilli));
         const one = hostCopies >= 1 ? usable : 0;
@@ -378,6 +491,7 @@ export class FragmentationModel {
     const t = this.terms(node);
     const n = node.devices.length;
     let idleSum = t.idleSum;
+    let wasteSum = t.wasteSum;
     if (this.copyScratch.length < t.shapes.length) {
       this.copyScratch = new Float64Array(t.shapes.length * 2);
       this.usableScratch = new Float64Array(t.shapes.length * 2);
@@ -389,6 +503,8 @@ export class FragmentationModel {
     for (const c of changed) {
       const idle = idleOf(node, c.position, c.memoryMiB, c.cores);
       idleSum += idle - (t.idle[c.position] ?? 0);
+      const table = t.wasteTables[c.position] ?? NO_WASTE;
+      wasteSum += wasteAt(table, idle) - wasteAt(table, t.idle[c.position] ?? 0);
       for (let m = 0; m < t.shapes.length; m++) {
         const i = m * n + c.position;
         if ((t.sizeMemory[i] ?? -1) < 0) continue;
@@ -398,7 +514,7 @@ export class FragmentationModel {
         usableSum[m] = (usableSum[m] ?? 0) + usable - (t.usable[i] ?? 0);
       }
     }
-    const after = this.evaluate(node, t, idleSum, copySum, usableSum, node.freeCpu() - cpuMilli);
+    const after = this.evaluate(node, t, idleSum, copySum, usableSum, node.freeCpu() - cpuMilli) + WASTE_WEIGHT * wasteSum;
     return after - t.value;
   }
 }
