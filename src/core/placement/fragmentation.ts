@@ -296,7 +296,7 @@ export class FragmentationModel {
       known.shapeVersion === this.tracker.version &&
       known.devices === devices &&
       known.factors.length === shapes.length &&
-      known.wholeMultiples === this.tracker.largestAsk < known.largestNode
+      known.wholeMultiples === (this.tracker.largestAsk < known.largestNode)
     ) {
       return known.factors;
     }
