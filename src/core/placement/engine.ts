@@ -196,7 +196,7 @@ export class PlacementEngine {
         const vendor = shape.ask ? this.vendors.get(shape.ask.vendor) : undefined;
         return d !== undefined && shape.ask !== null && vendor !== undefined && vendor.mayGrant(d, tasks, memoryUsed, coresUsed, shape.ask);
       },
-    }, { nodes: () => this.cluster.nodes, devices: () => this.cluster.deviceCount });
+    }, { nodes: () => this.cluster.nodes, devices: () => this.cluster.deviceCount, largestNodeDevices: () => this.cluster.largestNodeDevices });
   }
 
   /** Adds a pod to the shape distribution the fragmentation-aware policy learns from. */
@@ -262,10 +262,9 @@ export class PlacementEngine {
     // Fixed for the whole walk: nothing the weights depend on changes while one pod is filtered.
     const weightsVersion = fragmentation ? this.fragmentation.weightsVersion() : 0;
 
-    // Until a pod as large as the largest node has been seen, the learnt shapes cannot say whether
-    // whole large nodes will be wanted; on ties the node with the least idle capacity is taken, so
-    // the large nodes stay whole (see `better`).
-    const keepLargeNodesWhole = fragmentation && this.shapes.largestAsk < this.cluster.largestNodeDevices;
+    // Until a pod as large as the largest node has been seen, on ties the node with the least idle
+    // capacity is taken, so the large nodes stay whole (see `better`).
+    const keepLargeNodesWhole = fragmentation && this.fragmentation.largePodsUnseen();
     let best: Choice | null = null;
     // Nodes that fit but `avoid` names, in walk order; the best of them is the fallback.
     const avoided: Choice[] = [];

@@ -261,12 +261,10 @@ export class FragmentationModel {
     readonly shapeVersion: number;
     readonly devices: number;
     readonly factors: Float64Array;
-    readonly largestNode: number;
+    /** Whether multi-device shapes count only whole multiples of themselves (see the top of the file). */
     readonly wholeMultiples: boolean;
   } | null = null;
   private weightsGeneration = 0;
-  /** Whether multi-device shapes count only whole multiples of themselves (see the top of the file). */
-  private wholeMultiples = false;
   /** Expected-waste tables by the shapes (and their sizes) a device can take; emptied when the factors change. */
   private wasteTables = new Map<string, Float64Array>();
 
@@ -274,7 +272,12 @@ export class FragmentationModel {
     readonly tracker: ShapeTracker,
     private readonly rules: DeviceRules,
     /** The cluster's nodes and how many devices they have, for {@link scarcityFactors}. */
-    private readonly cluster: { readonly nodes: () => Iterable<NodeState>; readonly devices: () => number } = { nodes: () => [], devices: () => 0 },
+    private readonly cluster: {
+      readonly nodes: () => Iterable<NodeState>;
+      readonly devices: () => number;
+      /** The most devices any one node has. */
+      readonly largestNodeDevices: () => number;
+    } = { nodes: () => [], devices: () => 0, largestNodeDevices: () => 0 },
   ) {}
 
   /**
@@ -296,15 +299,13 @@ export class FragmentationModel {
       known.shapeVersion === this.tracker.version &&
       known.devices === devices &&
       known.factors.length === shapes.length &&
-      known.wholeMultiples === (this.tracker.largestAsk < known.largestNode)
+      known.wholeMultiples === this.largePodsUnseen()
     ) {
       return known.factors;
     }
     const usable = new Float64Array(shapes.length);
     let total = 0;
-    let largestNode = 0;
     for (const node of this.cluster.nodes()) {
-      largestNode = Math.max(largestNode, node.devices.length);
       for (let d = 0; d < node.devices.length; d++) {
         if (!usableDevice(node, d)) continue;
         total++;
@@ -319,8 +320,7 @@ export class FragmentationModel {
       const u = usable[m] ?? 0;
       factors[m] = shapes[m]?.ask && u > 0 ? total / u : 1;
     }
-    this.wholeMultiples = this.tracker.largestAsk < largestNode;
-    this.scarcity = { shapeVersion: this.tracker.version, devices, factors, largestNode, wholeMultiples: this.wholeMultiples };
+    this.scarcity = { shapeVersion: this.tracker.version, devices, factors, wholeMultiples: this.largePodsUnseen() };
     this.wasteTables = new Map();
     this.weightsGeneration++;
     return factors;
@@ -353,6 +353,15 @@ export class FragmentationModel {
       this.wasteTables.set(key, table);
     }
     return table;
+  }
+
+  /**
+   * Whether no pod has yet asked for as many devices as the largest node has: the learnt shapes
+   * cannot yet say whether whole large nodes will be wanted. The engine then breaks ties towards
+   * the node with the least idle capacity, and multi-device shapes count whole multiples only.
+   */
+  largePodsUnseen(): boolean {
+    return this.tracker.largestAsk < this.cluster.largestNodeDevices();
   }
 
   /**
@@ -460,7 +469,7 @@ export class FragmentationModel {
       // A pod that takes several devices needs that many devices' worth of copies.
       const copies = Math.floor((copySum[m] ?? 0) / Math.max(1, s.ask.count));
       let usable = copies > 0 ? (usableSum[m] ?? 0) : 0;
-      if (this.wholeMultiples && s.ask.count > 1) usable = Math.min(usable, copies * s.ask.count);
+      if (this.scarcity?.wholeMultiples === true && s.ask.count > 1) usable = Math.min(usable, copies * s.ask.count);
       if (node.host && s.cpuMilli > 0 && copies > 0) {
         const hostCopies = Math.max(0, Math.floor(freeCpu / s.cpuMilli));
         const one = hostCopies >= 1 ? usable : 0;
