@@ -7,7 +7,7 @@ import { gpu, node, pod, type PodBuilder, withHost } from '../testing/builders.j
 import { nvidiaVendor } from '../vendors/nvidia.js';
 import { checkInvariants, ClusterState } from './cluster.js';
 import { PlacementEngine } from './engine.js';
-import { expectedWaste } from './fragmentation.js';
+import { expectedWaste, ShapeTracker } from './fragmentation.js';
 
 const vendors = [nvidiaVendor()];
 
@@ -225,6 +225,22 @@ describe('policies', () => {
   });
 });
 
+describe('ShapeTracker', () => {
+  test("a shape carries the mean host memory of its pods, not one pod's", () => {
+    const tracker = new ShapeTracker(2000, 0.95, 128, 2);
+    const seen = (cpu: string, gib: number) => podRequest(pod().gpu(1).resource('cpu', cpu).resource('memory', `${String(gib)}Gi`).build(), vendors);
+    const memoryOf = (cpuMilli: number) => tracker.shapes().find((s) => s.cpuMilli === cpuMilli)?.memoryMiB;
+    tracker.observe(seen('4', 20));
+    assert.equal(memoryOf(4000), 20 * 1024, 'the first pod is published at once');
+    tracker.observe(seen('8', 8));
+    tracker.observe(seen('4', 12));
+    tracker.observe(seen('4', 16));
+    // Republished after the fourth pod (3 in 4 of one shape, 1 in 4 of the other).
+    assert.equal(memoryOf(4000), 16 * 1024);
+    assert.equal(memoryOf(8000), 8 * 1024);
+  });
+});
+
 describe('expectedWaste', () => {
   test('what stays of a rest when the sizes seen keep arriving until none fits', () => {
     const waste = expectedWaste([
@@ -391,6 +407,25 @@ describe('CPU and memory of the node', () => {
     // Binpack, for contrast, knows nothing of CPU and takes the first by name among equals.
     const binpack = podRequest(pod().resource('cpu', '16').annotate('hami.io/node-scheduler-policy', 'binpack').build(), vendors);
     assert.equal(e.filter(binpack).placement?.node, 'a-gpu-rich');
+  });
+
+  test('fragmentation-aware: a pod goes where the host memory is not needed by the GPUs', () => {
+    // Two nodes of 4 GPUs and plenty of CPU; a-memory-poor has 64 GiB, b-memory-rich 512. The GPU
+    // pods seen so far need 16 GiB on average.
+    const gpus = (n: string) => [1, 2, 3, 4].map((i) => gpu(`GPU-${n}${String(i)}`));
+    const e = engineWith(
+      [withHost(node('a-memory-poor', gpus('a')), 256000, 65536), withHost(node('b-memory-rich', gpus('b')), 256000, 524288)],
+      { nodePolicy: 'fragmentation' },
+    );
+    const seen = (gib: number) => podRequest(pod().gpu(1).resource('cpu', '4').resource('memory', `${String(gib)}Gi`).build(), vendors);
+    e.observe(seen(20));
+    e.observe(seen(12));
+    for (let i = 0; i < 18; i++) e.observe(seen(16));
+    // On a-memory-poor a 32 GiB pod leaves memory for 2 of its 4 GPUs' pods (fragmentation +1 GPU);
+    // on b-memory-rich 480 GiB still feed all 4. Without memory in the measure the two are equal
+    // and the name decides.
+    const hungry = podRequest(pod().resource('cpu', '1').resource('memory', '32Gi').build(), vendors);
+    assert.equal(e.filter(hungry).placement?.node, 'b-memory-rich');
   });
 
   test('fragmentation-aware: GPUs of a rare model are kept for the pods that can use nothing else', () => {

@@ -5,7 +5,7 @@
  * fragmentation-aware policy. Pure: the same code serves the scheduler extender, the simulator
  * and the benchmarks.
  */
-import type { Device, DeviceGrant, PodGrants } from '../device.js';
+import type { Device, DeviceGrant, HostResources, PodGrants } from '../device.js';
 import type { ContainerRequest, DevicePolicyKey, NodePolicy, PodRequest, ScoringWeights } from '../request.js';
 import { NO_CONSTRAINTS, type DeviceConstraints, type FitReason, type Vendor, type VendorAsk } from '../vendors/vendor.js';
 import { type ClusterState, type NodeState, type PlacedPod, podCharges } from './cluster.js';
@@ -398,7 +398,7 @@ export class PlacementEngine {
           memoryMiB: (node.memory[c.position] ?? 0) + c.memoryMiB,
           cores: (node.cores[c.position] ?? 0) + c.cores,
         })),
-        request.host.cpuMilli,
+        request.host,
       );
       result = { grants: fit.grants, score };
     }
@@ -493,7 +493,7 @@ export class PlacementEngine {
     const taken = new Set<number>();
     for (const ask of container.asks) {
       const constraints = request.constraints.get(ask.vendor) ?? NO_CONSTRAINTS;
-      const fit = this.fitAsk(node, usage, ask, constraints, chain, weights, order, rankByFragmentation ? request.host.cpuMilli : null, taken);
+      const fit = this.fitAsk(node, usage, ask, constraints, chain, weights, order, rankByFragmentation ? request.host : null, taken);
       if ('reason' in fit) return fit;
       fit.positions.forEach((p, i) => {
         const g = fit.grants[i];
@@ -516,7 +516,7 @@ export class PlacementEngine {
     chain: readonly DevicePolicyKey[],
     weights: ScoringWeights,
     order: (a: Candidate, b: Candidate) => number,
-    rankCpu: number | null,
+    rankHost: HostResources | null,
     taken: ReadonlySet<number>,
   ): AskFit {
     const vendor = this.vendors.get(ask.vendor);
@@ -563,10 +563,10 @@ export class PlacementEngine {
         d.splitCount && d.cores && d.memoryMiB
           ? 10 * ((weights.slot * tasks) / d.splitCount + (weights.core * cores) / d.cores + (weights.memory * memory) / d.memoryMiB)
           : 0;
-      // The pod's CPU goes with it whichever device it takes: counted so the ranks are the node's true change.
+      // The pod's CPU and memory go with it whichever device it takes: counted so the ranks are the node's true change.
       const rank =
-        rankCpu !== null
-          ? this.fragmentation.delta(node, [{ position: p, tasks: tasks + 1, memoryMiB: memory + grant.memoryMiB, cores: cores + grant.cores }], rankCpu)
+        rankHost !== null
+          ? this.fragmentation.delta(node, [{ position: p, tasks: tasks + 1, memoryMiB: memory + grant.memoryMiB, cores: cores + grant.cores }], rankHost)
           : 0;
       candidates.push({ position: p, grant, score, numa: d.numa, rank });
     }

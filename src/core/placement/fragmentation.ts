@@ -7,17 +7,18 @@
  *   F(node) = Σ_m p_m · (idle(node) − usable(node, m))
  *
  * A device that can take one more pod of shape m is usable by m; the others' idle capacity is a
- * fragment for m (FGD's rule). What FGD misses is the node's CPU: it asks whether the node has
- * CPU for *one* pod of m, so eight idle GPUs beside CPU for one more pod count as usable. Here
- * the CPU is weighed both ways and the two views averaged:
+ * fragment for m (FGD's rule). What FGD misses is the node's CPU and host memory: it asks whether
+ * the node has CPU for *one* pod of m, and ignores memory, so eight idle GPUs beside CPU or memory
+ * for one more pod count as usable. Here the host is weighed both ways and the two views averaged:
  *
- *   usable(node, m) = ½ · U           if the CPU holds at least one pod of m (FGD), else 0
+ *   usable(node, m) = ½ · U           if the CPU and memory hold at least one pod of m, else 0
  *                   + ½ · U · min(1, H / C)   (the share of the C pods the devices could hold
- *                                              that the CPU, H pods' worth, can feed)
+ *                                              that the host, H pods' worth, can feed)
  *
- * where U is the idle capacity of the devices that can take m. The average beat both views alone
- * on the openb traces (docs/simulator.md has the figures): CPU-only pods go to CPU-rich nodes
- * instead of eating the CPU that GPUs next to them need.
+ * where U is the idle capacity of the devices that can take m, and H the pods of m that both the
+ * free CPU and the free memory hold. The average beat both views alone on the openb traces
+ * (docs/simulator.md has the figures): CPU- and memory-hungry pods go to nodes rich in them
+ * instead of eating what the GPUs next to them need.
  *
  * F looks one pod ahead: a partly used device counts as usable by every shape that fits in its
  * rest, though after that pod the rest of the rest may fit nothing. So half of each partly used
@@ -36,7 +37,7 @@
  * breaking an idle 4-GPU one, and the 8-GPU pods not met yet find no whole node. Once such a pod
  * has been seen, its own shape keeps whole nodes, and FGD's rule did better on the openb traces.
  */
-import type { Device } from '../device.js';
+import type { Device, HostResources } from '../device.js';
 import type { PodRequest } from '../request.js';
 import { type DeviceConstraints, NO_CONSTRAINTS, type VendorAsk } from '../vendors/vendor.js';
 import type { NodeState } from './cluster.js';
@@ -48,13 +49,15 @@ export interface Shape {
   readonly constraints: DeviceConstraints;
   /** The pod's CPU request, millicores. */
   readonly cpuMilli: number;
+  /** The mean host-memory request of the shape's pods in the window when the shapes were published, MiB. */
+  readonly memoryMiB: number;
   readonly weight: number;
 }
 
 /**
- * Shapes are told apart by device ask, constraints and CPU. Memory is fitted but not weighed, as
- * in FGD: host memory rarely decides whether a GPU pod fits, and splitting shapes on it would
- * scatter them over many rare ones.
+ * Shapes are told apart by device ask, constraints and CPU, not by host memory: pods of one kind ask
+ * for many slightly different amounts of it, and splitting shapes on it would scatter them over
+ * many rare ones. A shape carries the mean memory of its pods instead.
  */
 function shapeKey(request: PodRequest): { key: string; ask: VendorAsk | null; constraints: DeviceConstraints } {
   const ask = request.containers.flatMap((c) => c.asks)[0] ?? null;
@@ -77,8 +80,14 @@ function shapeKey(request: PodRequest): { key: string; ask: VendorAsk | null; co
  */
 export class ShapeTracker {
   private readonly ring: string[] = [];
+  /** The host memory of the pod in the same slot of `ring`, MiB. */
+  private readonly ringMemory: number[] = [];
   private next = 0;
-  private readonly counts = new Map<string, { ask: VendorAsk | null; constraints: DeviceConstraints; cpuMilli: number; count: number }>();
+  /** Per shape key: its pods in the window and the sum of their memory requests (MiB). */
+  private readonly counts = new Map<
+    string,
+    { ask: VendorAsk | null; constraints: DeviceConstraints; cpuMilli: number; count: number; memorySumMiB: number }
+  >();
   private published: readonly Shape[] = [];
   private publishedKeys: readonly string[] = [];
   private sinceCheck = 0;
@@ -99,21 +108,29 @@ export class ShapeTracker {
   observe(request: PodRequest): void {
     for (const c of request.containers) for (const a of c.asks) this.largestAsk = Math.max(this.largestAsk, a.count);
     const { key, ask, constraints } = shapeKey(request);
+    const memory = request.host.memoryMiB;
     if (this.ring.length === this.window) {
       const old = this.ring[this.next] ?? '';
       const entry = this.counts.get(old);
       if (entry) {
         entry.count--;
+        entry.memorySumMiB -= this.ringMemory[this.next] ?? 0;
         if (entry.count === 0) this.counts.delete(old);
       }
       this.ring[this.next] = key;
+      this.ringMemory[this.next] = memory;
       this.next = (this.next + 1) % this.window;
     } else {
       this.ring.push(key);
+      this.ringMemory.push(memory);
     }
     const entry = this.counts.get(key);
-    if (entry) entry.count++;
-    else this.counts.set(key, { ask, constraints, cpuMilli: request.host.cpuMilli, count: 1 });
+    if (entry) {
+      entry.count++;
+      entry.memorySumMiB += memory;
+    } else {
+      this.counts.set(key, { ask, constraints, cpuMilli: request.host.cpuMilli, count: 1, memorySumMiB: memory });
+    }
     this.sinceCheck++;
     // The first pod's shape is published at once, so that there is something to go on; then the
     // mix is looked at every `checkEvery` pods. (Looking at each of the first `checkEvery` pods
@@ -153,7 +170,13 @@ export class ShapeTracker {
     });
     for (const [key, w] of weights) if (!this.publishedKeys.includes(key)) distance += w;
     if (this.published.length > 0 && distance / 2 <= this.tolerance) return;
-    this.published = kept.map(([key, e]) => ({ ask: e.ask, constraints: e.constraints, cpuMilli: e.cpuMilli, weight: weights.get(key) ?? 0 }));
+    this.published = kept.map(([key, e]) => ({
+      ask: e.ask,
+      constraints: e.constraints,
+      cpuMilli: e.cpuMilli,
+      memoryMiB: e.memorySumMiB / e.count,
+      weight: weights.get(key) ?? 0,
+    }));
     this.publishedKeys = kept.map(([key]) => key);
     this.version++;
   }
@@ -243,6 +266,13 @@ function usableDevice(node: NodeState, position: number): Device | null {
 function wasteAt(table: Float64Array, idle: number): number {
   if (idle <= 1e-4 || idle >= 1 - 1e-4) return 0;
   return table[Math.floor(idle * WASTE_STEPS + 1e-6)] ?? 0;
+}
+
+/** Pods of the shape that the node's free CPU and memory both hold (the shape asks for at least one of them). */
+function podsHostHolds(free: HostResources, shape: Shape): number {
+  const cpu = shape.cpuMilli > 0 ? Math.floor(free.cpuMilli / shape.cpuMilli) : Infinity;
+  const memory = shape.memoryMiB > 0 ? Math.floor(free.memoryMiB / shape.memoryMiB) : Infinity;
+  return Math.max(0, Math.min(cpu, memory));
 }
 
 function idleOf(node: NodeState, position: number, memoryUsed: number, coresUsed: number): number {
@@ -444,7 +474,8 @@ export class FragmentationModel {
       terms.wasteTables.push(table);
       terms.wasteSum += wasteAt(table, idle[d] ?? 0);
     }
-    terms.value = this.evaluate(node, terms, idleSum, copySum, usableSum, node.freeCpu()) + WASTE_WEIGHT * terms.wasteSum;
+    const free = { cpuMilli: node.freeCpu(), memoryMiB: node.freeHostMemory() };
+    terms.value = this.evaluate(node, terms, idleSum, copySum, usableSum, free) + WASTE_WEIGHT * terms.wasteSum;
     this.cache.set(node, terms);
     return terms;
   }
@@ -455,7 +486,7 @@ export class FragmentationModel {
     idleSum: number,
     copySum: ArrayLike<number>,
     usableSum: ArrayLike<number>,
-    freeCpu: number,
+    free: HostResources,
   ): number {
     let value = 0;
     for (let m = 0; m < t.shapes.length; m++) {
@@ -470,8 +501,8 @@ export class FragmentationModel {
       const copies = Math.floor((copySum[m] ?? 0) / Math.max(1, s.ask.count));
       let usable = copies > 0 ? (usableSum[m] ?? 0) : 0;
       if (this.scarcity?.wholeMultiples === true && s.ask.count > 1) usable = Math.min(usable, copies * s.ask.count);
-      if (node.host && s.cpuMilli > 0 && copies > 0) {
-        const hostCopies = Math.max(0, Math.floor(freeCpu / s.cpuMilli));
+      if (node.host && (s.cpuMilli > 0 || s.memoryMiB > 0) && copies > 0) {
+        const hostCopies = podsHostHolds(free, s);
         const one = hostCopies >= 1 ? usable : 0;
         const many = (usable * Math.min(hostCopies, copies)) / copies;
         usable = (one + many) / 2;
@@ -493,10 +524,10 @@ export class FragmentationModel {
 
   /**
    * How the node's fragmentation would change if some devices had the given usage instead and
-   * the node gave `cpuMilli` more CPU (negative: the placement reduces fragmentation).
+   * the node gave `host` more CPU and memory (negative: the placement reduces fragmentation).
    * O(shapes × changed devices).
    */
-  delta(node: NodeState, changed: readonly DeviceState[], cpuMilli: number): number {
+  delta(node: NodeState, changed: readonly DeviceState[], host: HostResources): number {
     const t = this.terms(node);
     const n = node.devices.length;
     let idleSum = t.idleSum;
@@ -523,7 +554,8 @@ export class FragmentationModel {
         usableSum[m] = (usableSum[m] ?? 0) + usable - (t.usable[i] ?? 0);
       }
     }
-    const after = this.evaluate(node, t, idleSum, copySum, usableSum, node.freeCpu() - cpuMilli) + WASTE_WEIGHT * wasteSum;
+    const free = { cpuMilli: node.freeCpu() - host.cpuMilli, memoryMiB: node.freeHostMemory() - host.memoryMiB };
+    const after = this.evaluate(node, t, idleSum, copySum, usableSum, free) + WASTE_WEIGHT * wasteSum;
     return after - t.value;
   }
 }
