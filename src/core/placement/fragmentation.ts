@@ -268,7 +268,10 @@ function wasteAt(table: Float64Array, idle: number): number {
   return table[Math.floor(idle * WASTE_STEPS + 1e-6)] ?? 0;
 }
 
-/** Pods of the shape that the node's free CPU and memory both hold (the shape asks for at least one of them). */
+/**
+ * Pods of the shape that the node's free CPU and memory both hold: Infinity when the shape asks for
+ * neither or the node does not say what it has (its free CPU and memory are then Infinity).
+ */
 function podsHostHolds(free: HostResources, shape: Shape): number {
   const cpu = shape.cpuMilli > 0 ? Math.floor(free.cpuMilli / shape.cpuMilli) : Infinity;
   const memory = shape.memoryMiB > 0 ? Math.floor(free.memoryMiB / shape.memoryMiB) : Infinity;
@@ -501,7 +504,8 @@ export class FragmentationModel {
       const copies = Math.floor((copySum[m] ?? 0) / Math.max(1, s.ask.count));
       let usable = copies > 0 ? (usableSum[m] ?? 0) : 0;
       if (this.scarcity?.wholeMultiples === true && s.ask.count > 1) usable = Math.min(usable, copies * s.ask.count);
-      if (node.host && (s.cpuMilli > 0 || s.memoryMiB > 0) && copies > 0) {
+      if (copies > 0) {
+        // Where the host holds every copy (or does not say), both views are `usable` itself.
         const hostCopies = podsHostHolds(free, s);
         const one = hostCopies >= 1 ? usable : 0;
         const many = (usable * Math.min(hostCopies, copies)) / copies;
