@@ -478,18 +478,19 @@ export class FragmentationModel {
       terms.wasteSum += wasteAt(table, idle[d] ?? 0);
     }
     const free = { cpuMilli: node.freeCpu(), memoryMiB: node.freeHostMemory() };
-    terms.value = this.evaluate(node, terms, idleSum, copySum, usableSum, free) + WASTE_WEIGHT * terms.wasteSum;
+    terms.value = this.evaluate(terms, idleSum, copySum, usableSum, free, terms.wasteSum);
     this.cache.set(node, terms);
     return terms;
   }
 
+  /** F of a node with these sums, its free host resources and its partly used devices' expected waste. */
   private evaluate(
-    node: NodeState,
     t: NodeTerms,
     idleSum: number,
     copySum: ArrayLike<number>,
     usableSum: ArrayLike<number>,
     free: HostResources,
+    wasteSum: number,
   ): number {
     let value = 0;
     for (let m = 0; m < t.shapes.length; m++) {
@@ -513,7 +514,7 @@ export class FragmentationModel {
       }
       value += weight * Math.max(0, idleSum - usable);
     }
-    return value;
+    return value + WASTE_WEIGHT * wasteSum;
   }
 
   /** The node's idle device capacity now, in devices. */
@@ -559,7 +560,7 @@ export class FragmentationModel {
       }
     }
     const free = { cpuMilli: node.freeCpu() - host.cpuMilli, memoryMiB: node.freeHostMemory() - host.memoryMiB };
-    const after = this.evaluate(node, t, idleSum, copySum, usableSum, free) + WASTE_WEIGHT * wasteSum;
+    const after = this.evaluate(t, idleSum, copySum, usableSum, free, wasteSum);
     return after - t.value;
   }
 }
