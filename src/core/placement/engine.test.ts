@@ -7,7 +7,7 @@ import { gpu, node, pod, type PodBuilder, withHost } from '../testing/builders.j
 import { nvidiaVendor } from '../vendors/nvidia.js';
 import { checkInvariants, ClusterState } from './cluster.js';
 import { PlacementEngine } from './engine.js';
-import { expectedWaste, ShapeTracker } from './fragmentation.js';
+import { countViewWeight, expectedWaste, ShapeTracker } from './fragmentation.js';
 
 const vendors = [nvidiaVendor()];
 
@@ -239,6 +239,23 @@ describe('ShapeTracker', () => {
     assert.equal(memoryOf(4000), 16 * 1024);
     assert.equal(memoryOf(8000), 8 * 1024);
   });
+
+  test('the host count view weighs less as pods asking several devices make more of the demand', () => {
+    assert.deepEqual([0, 0.1, 0.2, 0.25, 0.3, 0.6].map(countViewWeight), [0.5, 0.5, 0.3, 0.2, 0.1, 0.1]);
+    const tracker = new ShapeTracker(2000, 0.95, 128, 4);
+    const seen = (gpus: number, cores = 100) => podRequest(pod().gpu(gpus).memPercent(cores).cores(cores).build(), vendors);
+    for (let i = 0; i < 4; i++) tracker.observe(seen(1, 50));
+    assert.equal(tracker.countWeight(), 0.5);
+    const version = tracker.version;
+    // Two devices' worth in halves, then one pod asking 4 whole devices and three asking one (the
+    // last names no share): 4 of 9 devices' worth.
+    tracker.observe(seen(4));
+    tracker.observe(seen(1));
+    tracker.observe(seen(1));
+    tracker.observe(seen(1, 0));
+    assert.equal(tracker.countWeight(), 0.1, 'a device named without a share counts whole');
+    assert.ok(tracker.version > version, 'a new weight is a new version: cached scores are stale');
+  });
 });
 
 describe('expectedWaste', () => {
@@ -426,6 +443,37 @@ describe('CPU and memory of the node', () => {
     // and the name decides.
     const hungry = podRequest(pod().resource('cpu', '1').resource('memory', '32Gi').build(), vendors);
     assert.equal(e.filter(hungry).placement?.node, 'b-memory-rich');
+  });
+
+  test('fragmentation-aware: a host-hungry pod is kept off the host a large pod needs once such pods ask much', () => {
+    // Two nodes of 4 GPUs: a-host-poor with 48 cores, b-host-rich with 128. The pods seen take one
+    // whole GPU and 12 cores, or four and 100 cores (only b's host holds one). A one-GPU pod asking
+    // 36 cores leaves a's host 12 cores for its 3 other GPUs (one 12-core pod: the count view's
+    // usable falls from 3 to 1, the one-pod view's stays 3), and leaves b too few GPUs for a 4-GPU
+    // pod (+3 for that shape; on a, −1: a's idle GPUs were never usable by it).
+    const gpus = (n: string) => [1, 2, 3, 4].map((i) => gpu(`GPU-${n}${String(i)}`));
+    const observed = (every: number) => {
+      const e = engineWith(
+        [withHost(node('a-host-poor', gpus('a')), 48000, 262144), withHost(node('b-host-rich', gpus('b')), 128000, 262144)],
+        { nodePolicy: 'fragmentation' },
+      );
+      for (let i = 0; i < 130; i++) {
+        const large = i % every === every - 1;
+        e.observe(podRequest(pod().gpu(large ? 4 : 1).memPercent(100).cores(100).resource('cpu', large ? '100' : '12').build(), vendors));
+      }
+      return e;
+    };
+    const hungry = podRequest(pod().gpu(1).memPercent(100).cores(100).resource('cpu', '36').build(), vendors);
+    // One pod in 50 takes four GPUs (6% of the demand; count view ½): on a the one-GPU shape loses
+    // ½ × 2 GPUs × 127/129, on b the four-GPU shape 3 × 2/129, and b is chosen.
+    const few = observed(50);
+    assert.equal(few.shapes.countWeight(), 0.5);
+    assert.equal(few.filter(hungry).placement?.node, 'b-host-rich');
+    // One in 7 (39% of the demand; count view 0.1): on a 0.1 × 2 × 111/129 − 18/129 = 0.03, on b
+    // 3 × 18/129 = 0.42, and a is chosen. (With the count view at ½, a would cost 0.72.)
+    const many = observed(7);
+    assert.equal(many.shapes.countWeight(), 0.1);
+    assert.equal(many.filter(hungry).placement?.node, 'a-host-poor');
   });
 
   test('fragmentation-aware: GPUs of a rare model are kept for the pods that can use nothing else', () => {

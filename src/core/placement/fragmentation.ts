@@ -9,16 +9,19 @@
  * A device that can take one more pod of shape m is usable by m; the others' idle capacity is a
  * fragment for m (FGD's rule). What FGD misses is the node's CPU and host memory: it asks whether
  * the node has CPU for *one* pod of m, and ignores memory, so eight idle GPUs beside CPU or memory
- * for one more pod count as usable. Here the host is weighed both ways and the two views averaged:
+ * for one more pod count as usable. Here the host is weighed both ways and the two views blended:
  *
- *   usable(node, m) = ½ · U           if the CPU and memory hold at least one pod of m, else 0
- *                   + ½ · U · min(1, H / C)   (the share of the C pods the devices could hold
+ *   usable(node, m) = (1 − a) · U     if the CPU and memory hold at least one pod of m, else 0
+ *                   + a · U · min(1, H / C)   (the share of the C pods the devices could hold
  *                                              that the host, H pods' worth, can feed)
  *
  * where U is the idle capacity of the devices that can take m, and H the pods of m that both the
- * free CPU and the free memory hold. The average beat both views alone on the openb traces
+ * free CPU and the free memory hold. The blend beat both views alone on the openb traces
  * (docs/simulator.md has the figures): CPU- and memory-hungry pods go to nodes rich in them
- * instead of eating what the GPUs next to them need.
+ * instead of eating what the GPUs next to them need. The count view's weight a is ½, but for
+ * one-device shapes it falls to 0.1 as pods asking several devices make more of the demand: the
+ * host-rich nodes it steers hungry pods to are often the only ones whose host holds the largest
+ * pods (`countViewWeight`).
  *
  * F looks one pod ahead: a partly used device counts as usable by every shape that fits in its
  * rest, though after that pod the rest of the rest may fit nothing. So half of each partly used
@@ -70,13 +73,40 @@ function shapeKey(request: PodRequest): { key: string; ask: VendorAsk | null; co
   return { key, ask, constraints: c };
 }
 
+/** Devices' worth of one device of the ask: its compute or memory share, or a whole device when it names neither. */
+function deviceShare(ask: VendorAsk): number {
+  return ask.cores > 0 || ask.memoryPercent > 0 ? Math.max(ask.cores, ask.memoryPercent) / 100 : 1;
+}
+
+/**
+ * How much the host "count" view weighs for one-device shapes (the rest is the one-pod view), from
+ * the share of the device demand seen so far that pods asking several devices make: ½ up to 10%,
+ * falling evenly to 0.1 at 30% and beyond, in steps of 0.05 (a change re-publishes the shapes, so
+ * the steps keep that rare).
+ *
+ * Why: the count view sends host-hungry pods to the nodes with the most CPU and memory per device,
+ * and those are often the only nodes whose host holds the largest multi-device pods. On openb's
+ * multigpu30 trace (seed 43) the 8-GPU, 120-core tasks fit only the 39 G3 nodes; with the count
+ * view at ½ those nodes' GPUs were 75% used when half the cluster's capacity had arrived and 98%
+ * at 70%, and such tasks failed from 67%; at 0.1, 41% and 66%, and the first failed at 96%. Where
+ * multi-device pods ask little (7% of the demand in openb's default mix) the count view is worth
+ * more than that: at 0.1 the cpu250 and gpuspec20 traces lost 0.4–0.5 points. The breakpoints
+ * were chosen on the openb traces (docs/simulator.md). The weight moves from the first pods on:
+ * held at ½ until 2,000 pods had been seen, it kept only a third of the gain on multigpu30.
+ */
+export function countViewWeight(multiDeviceShare: number): number {
+  const fall = Math.min(1, Math.max(0, (multiDeviceShare - 0.1) / 0.2));
+  return Math.round(20 * (0.5 - 0.4 * fall)) / 20;
+}
+
 /**
  * The distribution of recent pod shapes: a sliding window over the last `window` pods, from which
  * the most frequent shapes covering `coverage` of the window are kept (FGD keeps those covering
  * 95% of the trace), renormalised to sum to 1. A new distribution is published only when it has
- * moved by more than `tolerance` (total variation distance) from the one in use: scoring caches
- * stay valid while the workload is steady. Two windows of a steady workload differ by a few
- * percent from sampling alone; the default tolerance of 10% ignores that and follows real change.
+ * moved by more than `tolerance` (total variation distance) from the one in use, or when the count
+ * view's weight moves (it is learnt from every pod seen, not the window): scoring caches stay valid
+ * while the workload is steady. Two windows of a steady workload differ by a few percent from
+ * sampling alone; the default tolerance of 10% ignores that and follows real change.
  */
 export class ShapeTracker {
   private readonly ring: string[] = [];
@@ -95,6 +125,10 @@ export class ShapeTracker {
   version = 0;
   /** The most devices one ask of any pod seen so far has asked for (since the start, not in the window). */
   largestAsk = 0;
+  /** Devices' worth asked by all pods seen so far, and by the pods asking several devices at once. */
+  private demand = 0;
+  private multiDeviceDemand = 0;
+  private countWeightInUse = countViewWeight(0);
 
   constructor(
     readonly window = 2000,
@@ -106,7 +140,14 @@ export class ShapeTracker {
   ) {}
 
   observe(request: PodRequest): void {
-    for (const c of request.containers) for (const a of c.asks) this.largestAsk = Math.max(this.largestAsk, a.count);
+    for (const c of request.containers) {
+      for (const a of c.asks) {
+        this.largestAsk = Math.max(this.largestAsk, a.count);
+        const worth = a.count * deviceShare(a);
+        this.demand += worth;
+        if (a.count > 1) this.multiDeviceDemand += worth;
+      }
+    }
     const { key, ask, constraints } = shapeKey(request);
     const memory = request.host.memoryMiB;
     if (this.ring.length === this.window) {
@@ -142,6 +183,11 @@ export class ShapeTracker {
     return this.published;
   }
 
+  /** The weight of the host "count" view for one-device shapes ({@link countViewWeight}), fixed between versions. */
+  countWeight(): number {
+    return this.countWeightInUse;
+  }
+
   private check(): void {
     this.sinceCheck = 0;
     const entries = [...this.counts.entries()].sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : 1));
@@ -169,7 +215,10 @@ export class ShapeTracker {
       distance += Math.abs((this.published[i]?.weight ?? 0) - (weights.get(key) ?? 0));
     });
     for (const [key, w] of weights) if (!this.publishedKeys.includes(key)) distance += w;
-    if (this.published.length > 0 && distance / 2 <= this.tolerance) return;
+    const countWeight = countViewWeight(this.demand > 0 ? this.multiDeviceDemand / this.demand : 0);
+    const countWeightMoved = countWeight !== this.countWeightInUse;
+    this.countWeightInUse = countWeight;
+    if (this.published.length > 0 && distance / 2 <= this.tolerance && !countWeightMoved) return;
     this.published = kept.map(([key, e]) => ({
       ask: e.ask,
       constraints: e.constraints,
@@ -207,6 +256,8 @@ interface NodeTerms {
   shapes: readonly Shape[];
   /** The shapes' scarcity factors the value was worked out with (a new array when they change). */
   factors: Float64Array;
+  /** The count view's weight for one-device shapes the value was worked out with. */
+  countWeight: number;
   /** Per shape and device: the size of one copy (memory, compute; memory −1 when the device can never take it). */
   sizeMemory: Float64Array;
   sizeCores: Float64Array;
@@ -443,6 +494,7 @@ export class FragmentationModel {
       shapeVersion: this.tracker.version,
       shapes,
       factors,
+      countWeight: this.tracker.countWeight(),
       sizeMemory,
       sizeCores,
       idle,
@@ -510,7 +562,8 @@ export class FragmentationModel {
         const hostCopies = podsHostHolds(free, s);
         const one = hostCopies >= 1 ? usable : 0;
         const many = (usable * Math.min(hostCopies, copies)) / copies;
-        usable = (one + many) / 2;
+        const a = s.ask.count > 1 ? 0.5 : t.countWeight;
+        usable = (1 - a) * one + a * many;
       }
       value += weight * Math.max(0, idleSum - usable);
     }
