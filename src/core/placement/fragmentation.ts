@@ -562,7 +562,7 @@ export class FragmentationModel {
         const hostCopies = podsHostHolds(free, s);
         const one = hostCopies >= 1 ? usable : 0;
         const many = (usable * Math.min(hostCopies, copies)) / copies;
-        // Multi-device shapes keep the even blend: a small weight for them too changed nothing
+        // Multi-device shapes keep the even blend: a small weight for them alone changed nothing
         // on multigpu30 (docs/simulator.md, "The count view yields…").
         const a = s.ask.count > 1 ? 0.5 : t.countWeight;
         usable = (1 - a) * one + a * many;
