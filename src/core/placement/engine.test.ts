@@ -242,6 +242,7 @@ describe('ShapeTracker', () => {
 
   test('the host count view weighs less as pods asking several devices make more of the demand', () => {
     assert.deepEqual([0, 0.1, 0.2, 0.25, 0.3, 0.6].map(countViewWeight), [0.5, 0.5, 0.3, 0.2, 0.1, 0.1]);
+    assert.equal(countViewWeight(0.13), 0.45, 'in steps of 0.05 (0.44 unrounded)');
     const tracker = new ShapeTracker(2000, 0.95, 128, 4);
     const seen = (gpus: number, cores = 100) => podRequest(pod().gpu(gpus).memPercent(cores).cores(cores).build(), vendors);
     for (let i = 0; i < 4; i++) tracker.observe(seen(1, 50));

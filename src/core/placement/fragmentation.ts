@@ -78,6 +78,9 @@ function deviceShare(ask: VendorAsk): number {
   return ask.cores > 0 || ask.memoryPercent > 0 ? Math.max(ask.cores, ask.memoryPercent) / 100 : 1;
 }
 
+/** The two host views' blend where nothing argues for either. */
+const EVEN_BLEND = 0.5;
+
 /**
  * How much the host "count" view weighs for one-device shapes (the rest is the one-pod view), from
  * the share of the device demand seen so far that pods asking several devices make: ½ up to 10%,
@@ -96,7 +99,7 @@ function deviceShare(ask: VendorAsk): number {
  */
 export function countViewWeight(multiDeviceShare: number): number {
   const fall = Math.min(1, Math.max(0, (multiDeviceShare - 0.1) / 0.2));
-  return Math.round(20 * (0.5 - 0.4 * fall)) / 20;
+  return Math.round(20 * (EVEN_BLEND - 0.4 * fall)) / 20;
 }
 
 /**
@@ -256,8 +259,6 @@ interface NodeTerms {
   shapes: readonly Shape[];
   /** The shapes' scarcity factors the value was worked out with (a new array when they change). */
   factors: Float64Array;
-  /** The count view's weight for one-device shapes the value was worked out with. */
-  countWeight: number;
   /** Per shape and device: the size of one copy (memory, compute; memory −1 when the device can never take it). */
   sizeMemory: Float64Array;
   sizeCores: Float64Array;
@@ -494,7 +495,6 @@ export class FragmentationModel {
       shapeVersion: this.tracker.version,
       shapes,
       factors,
-      countWeight: this.tracker.countWeight(),
       sizeMemory,
       sizeCores,
       idle,
@@ -563,8 +563,9 @@ export class FragmentationModel {
         const one = hostCopies >= 1 ? usable : 0;
         const many = (usable * Math.min(hostCopies, copies)) / copies;
         // Multi-device shapes keep the even blend: a small weight for them alone changed nothing
-        // on multigpu30 (docs/simulator.md, "The count view yields…").
-        const a = s.ask.count > 1 ? 0.5 : t.countWeight;
+        // on multigpu30 (docs/simulator.md, "The count view yields…"). The tracker's weight moves
+        // only with its version, so it is the one these terms were worked out with.
+        const a = s.ask.count > 1 ? EVEN_BLEND : this.tracker.countWeight();
         usable = (1 - a) * one + a * many;
       }
       value += weight * Math.max(0, idleSum - usable);
