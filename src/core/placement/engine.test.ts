@@ -257,6 +257,22 @@ describe('ShapeTracker', () => {
     assert.equal(tracker.countWeight(), 0.1, 'a device named without a share counts whole');
     assert.ok(tracker.version > version, 'a new weight is a new version: cached scores are stale');
   });
+
+  test('a multi-device share hovering at the edge between two steps does not flip the count view', () => {
+    const tracker = new ShapeTracker(2000, 0.95, 128, 100);
+    const seen = (gpus: number) => podRequest(pod().gpu(gpus).build(), vendors);
+    const round = (twoDevicePods: number) => {
+      for (let i = 0; i < 100; i++) tracker.observe(seen(i < twoDevicePods ? 2 : 1));
+    };
+    tracker.observe(seen(1)); // published at once; then looked at after every 100 pods
+    round(12); // 24 of 113 devices' worth: 0.212, just below the edge (0.2125) between 0.3 and 0.25
+    assert.equal(tracker.countWeight(), 0.3);
+    const version = tracker.version;
+    // The share then moves between 0.205 and 0.214, across the edge and back: unrounded 0.289 to 0.272.
+    for (const twoDevicePods of [11, 13, 11, 13, 11, 13]) round(twoDevicePods);
+    assert.equal(tracker.countWeight(), 0.3);
+    assert.equal(tracker.version, version, 'nothing republished, no node re-scored');
+  });
 });
 
 describe('expectedWaste', () => {
