@@ -108,7 +108,8 @@ export function countViewWeight(multiDeviceShare: number): number {
  * steps flipped the weight back and forth, and every flip re-scores every node: on openb's
  * multigpu20 (seed 42; its share between 0.18 and 0.22 from the 500th pod on, mostly near the
  * edge at 0.2125) the weight moved 24 times in a run without it and 10 times with it, and the run
- * took 22 s against 13 s. Results moved within the seed-to-seed spread (docs/simulator.md).
+ * took 22.5 s against 14 s (`npm run bench -- simulate`). Results moved within the seed-to-seed
+ * spread (docs/simulator.md).
  */
 const SHARE_TOLERANCE = 0.01;
 
