@@ -38,7 +38,7 @@ writeFileSync(join(dir, 'tasks2.csv'), TASKS);
 interface Report {
   traces: {
     name: string;
-    policies: { policy: string; unallocated: { mean: number; n: number }; allocation: { mean: (number | null)[] }; failedTo100: Record<string, number>; published: { withinTwoSd: boolean } | null }[];
+    policies: { policy: string; unallocated: { mean: number; n: number }; allocation: { mean: (number | null)[] }; failedTo100: Record<string, number>; at100: Record<string, { mean: number }>; published: { withinTwoSd: boolean } | null }[];
     online: { policy: string; sharing: { meanUsefulPercent: { mean: number } }; exclusive: { meanUsefulPercent: { mean: number } } }[];
   }[];
 }
@@ -55,6 +55,8 @@ test('a synthetic workload on the built-in example cluster, as JSON; worker thre
     assert.ok(p.unallocated.mean >= 0 && p.unallocated.mean < 30, `${p.policy}: ${String(p.unallocated.mean)}`);
     assert.equal(p.allocation.mean.length, 131);
     assert.deepEqual(Object.keys(p.failedTo100).sort(), ['1-gpu', 'cpu-only', 'multi-gpu', 'sharing', 'type-constrained']);
+    const { idle, slivers, floor } = p.at100;
+    assert.ok(idle && slivers && floor && floor.mean <= slivers.mean, `${p.policy}: ${JSON.stringify(p.at100)}`);
   }
   const two = tessera('--seeds', '1-2', '--policy', 'fgd', '--policy', 'fragmentation', '--json', '--quiet', '--workers', '2');
   assert.equal(two.status, 0, two.stderr);
@@ -70,6 +72,9 @@ test('trace files: a table per trace, progress on stderr, one plot per trace', (
   assert.match(r.stdout, /^tasks {2}\(nodes: .*nodes\.csv; tasks: .*tasks\.csv; 1 seed\)/m);
   assert.match(r.stdout, /^fragmentation +\d+\.\d\d ± /m);
   assert.match(r.stdout, /Failed tasks per run/);
+  assert.match(r.stdout, /^policy +unallocated +idle GPUs +slivers +packing floor +packing loss$/m);
+  assert.match(r.stdout, /^fgd +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d(–\d+\.\d\d)? +\d+\.\d\d$/m);
+  assert.match(r.stdout, /^(Had every share arriving by 100% been placed, no packing would leave less than \d+\.\d\d%|The shares arriving by 100% alone need more GPUs)/m);
   assert.match(r.stderr, /\[\d+\/18\] tasks2 best-fit seed 3: \d+\.\d\d% unallocated/);
   for (const name of ['curves-tasks.svg', 'curves-tasks2.svg']) {
     const svg = readFileSync(join(dir, name), 'utf8');

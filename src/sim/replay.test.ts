@@ -106,6 +106,44 @@ test('failures by kind sum to tasks − placed; those up to 100 % are a part of 
   }
 });
 
+test('the unallocated GPU at 100 % splits into idle GPUs and slivers, and slivers never go below the packing floor', () => {
+  for (const { policy, result } of RUNS) {
+    const { unallocated, idle, slivers, floor, bestPacking } = result.at100;
+    assert.ok(Math.abs(unallocated - idle - slivers) < 1e-9, policy.name);
+    assert.ok(floor >= 0 && floor <= bestPacking + 1e-9 && floor <= slivers + 1e-9, `${policy.name}: ${JSON.stringify(result.at100)}`);
+    // The same for every policy: it depends on the arrivals alone.
+    assert.equal(result.at100.floorAllPlaced, RUNS[0]?.result.at100.floorAllPlaced, policy.name);
+    // A(100) averages the tasks whose arrival rounds to 100 %; the breakdown is the state after the last of them.
+    assert.ok(Math.abs(unallocated - result.unallocatedAt100) < 2, `${policy.name}: ${String(unallocated)} against ${String(result.unallocatedAt100)}`);
+  }
+});
+
+test('shares spread one to a GPU leave slivers that a packing onto one GPU would not: that is packing loss', () => {
+  // Two 1-GPU nodes; a 400 and a 600 (half the capacity). A policy that takes the emptiest GPU splits them.
+  const emptiest: PolicyInfo = {
+    name: 'emptiest',
+    family: 'reference',
+    description: 'the GPU with the most left',
+    create: ({ cluster }) => ({
+      choose: (t) => {
+        const node = (cluster.gpuLeft[0] ?? 0) >= (cluster.gpuLeft[1] ?? 0) ? 0 : 1;
+        return (cluster.gpuLeft[node] ?? 0) >= t.milli ? { node, gpus: [0] } : null;
+      },
+      placed() {},
+      removed() {},
+    }),
+  };
+  const trace: Trace = { nodes: [node('a', 1), node('b', 1)], tasks: [task('t1', 1, 400), task('t2', 1, 600)], nodesSource: 'n.csv', tasksSource: 't.csv' };
+  const r = replay(trace, emptiest, { seed: 1, tune: 0 });
+  assert.deepEqual(r.at100, { unallocated: 50, idle: 0, slivers: 50, floor: 0, bestPacking: 0, floorAllPlaced: 0 });
+  // Shares beyond the cluster: three 600s on two GPUs. The third is dropped; the floor of what arrived says so.
+  const over: Trace = { ...trace, tasks: [task('t1', 1, 600), task('t2', 1, 600), task('t3', 1, 600)] };
+  const dropped = replay(over, emptiest, { seed: 1, tune: 0 });
+  assert.equal(dropped.failures.sharing.tasks, 1);
+  assert.equal(dropped.at100.floorAllPlaced, null);
+  assert.equal(dropped.at100.floor, 40); // two 600s on two GPUs: 800 of 2000 left, and no packing does better
+});
+
 test('replay stops with a clear error when a policy returns a GPU without room', () => {
   // One 1-GPU node; the fake policy puts every task on GPU 0. The first 1 × 1000 task fits, the second does not.
   const trace: Trace = { nodes: [node('only', 1)], tasks: [task('t1', 1, 1000), task('t2', 1, 1000)], nodesSource: 'n.csv', tasksSource: 't.csv' };

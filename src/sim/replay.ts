@@ -7,6 +7,7 @@
 import { EventLog, curves, type Curves } from './metrics.js';
 import { FgdFragmentation, typicalTasks, type TypicalTask } from './fgd-fragmentation.js';
 import { type Decision, SimCluster, type SimTask, TaskCompiler } from './model.js';
+import { addShare, packingFloor } from './packing-floor.js';
 import type { PolicyInfo } from './policies/policy.js';
 import { Rng } from './rng.js';
 import { MILLI, TASK_KINDS, type TaskKind, type Trace, type TraceNode, taskMilli } from './trace.js';
@@ -32,7 +33,29 @@ export interface RunResult {
   /** Failed tasks by kind, over the whole sequence and over the part arriving up to 100 % of capacity. */
   readonly failures: Readonly<Record<TaskKind, Failures>>;
   readonly failuresTo100: Readonly<Record<TaskKind, Failures>>;
+  readonly at100: UnallocatedBreakdown;
   readonly seconds: number;
+}
+
+/**
+ * Where the unallocated GPU is once the last task arriving by 100% of capacity has been placed or
+ * dropped, % of capacity: unallocated = idle + slivers, and slivers = floor + packing loss.
+ */
+export interface UnallocatedBreakdown {
+  readonly unallocated: number;
+  /** GPUs nothing runs on (on nodes with or without CPU and memory left for a task). */
+  readonly idle: number;
+  /** What partly used GPUs have left. */
+  readonly slivers: number;
+  /** The least the shares placed by then leave, however they are packed onto GPUs (packing-floor.ts). */
+  readonly floor: number;
+  /** What the best packing found of those shares leaves: equal to `floor` when that bound is met. */
+  readonly bestPacking: number;
+  /**
+   * The floor had every share arriving by 100% been placed, whatever the policy; null when those
+   * shares alone need more GPUs than the cluster has. Not a bound on a run that drops shares.
+   */
+  readonly floorAllPlaced: number | null;
 }
 
 export interface ReplayOptions {
@@ -52,6 +75,27 @@ export function seededNodeOrder(nodes: readonly TraceNode[], rng: Rng): TraceNod
     ordered[rank[i] ?? i] = node;
   });
   return ordered;
+}
+
+/** The state after the tasks arriving by 100%: whole idle GPUs, slivers, and the shares' packing floor. */
+function breakdown(cluster: SimCluster, shares: ReadonlyMap<number, number>, arrivedShares: ReadonlyMap<number, number>, capacity: number): UnallocatedBreakdown {
+  let idle = 0;
+  let slivers = 0;
+  for (const left of cluster.gpuLeft) {
+    if (left >= MILLI) idle += left;
+    else slivers += left;
+  }
+  const floor = packingFloor(shares);
+  const all = packingFloor(arrivedShares);
+  const percent = (milli: number): number => (100 * milli) / capacity;
+  return {
+    unallocated: percent(idle + slivers),
+    idle: percent(idle),
+    slivers: percent(slivers),
+    floor: percent(floor.lowerBoundGpus * MILLI - floor.sharesMilli),
+    bestPacking: percent(floor.packedGpus * MILLI - floor.sharesMilli),
+    floorAllPlaced: all.lowerBoundGpus * MILLI > capacity ? null : percent(all.lowerBoundGpus * MILLI - all.sharesMilli),
+  };
 }
 
 function noFailures(): Record<TaskKind, { tasks: number; milli: number }> {
@@ -92,9 +136,17 @@ export function replay(trace: Trace, policy: PolicyInfo, options: ReplayOptions)
   const failuresTo100 = noFailures();
   let arrived = 0;
   let placed = 0;
+  // GPU shares (the GPUs of tasks asking less than a whole one), size → GPUs: placed, and arrived.
+  const shares = new Map<number, number>();
+  const arrivedShares = new Map<number, number>();
+  let at100: UnallocatedBreakdown | null = null;
+  const by100 = (milli: number): boolean => Math.round((100 * milli) / capacity) <= 100;
   for (const source of arrivals.tasks) {
+    if (!at100 && !by100(arrived + taskMilli(source))) at100 = breakdown(cluster, shares, arrivedShares, capacity);
     const t = compiler.compile(source);
     arrived += taskMilli(source);
+    const share = source.gpuMilli > 0 && source.gpuMilli < MILLI;
+    if (share && !at100) addShare(arrivedShares, source.gpuMilli, source.gpus);
     const d = placer.choose(t);
     if (d) {
       checkDecision(cluster, t, d, policy.name);
@@ -102,11 +154,12 @@ export function replay(trace: Trace, policy: PolicyInfo, options: ReplayOptions)
       fragmentation.refresh(d.node);
       placer.placed(t, d);
       placed++;
+      if (share) addShare(shares, source.gpuMilli, source.gpus);
     } else {
       const f = failures[t.kind];
       f.tasks++;
       f.milli += taskMilli(source);
-      if (Math.round((100 * arrived) / capacity) <= 100) {
+      if (by100(arrived)) {
         const g = failuresTo100[t.kind];
         g.tasks++;
         g.milli += taskMilli(source);
@@ -126,6 +179,7 @@ export function replay(trace: Trace, policy: PolicyInfo, options: ReplayOptions)
     curves: c,
     failures,
     failuresTo100,
+    at100: at100 ?? breakdown(cluster, shares, arrivedShares, capacity),
     seconds: (performance.now() - started) / 1000,
   };
 }

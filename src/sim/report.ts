@@ -10,7 +10,7 @@ import { CURVE_POINTS, type Summary, summarize } from './metrics.js';
 import type { OnlineResult } from './online.js';
 import type { PolicyInfo } from './policies/policy.js';
 import { type PublishedRun, publishedUnallocated } from './reference-results.js';
-import type { RunResult } from './replay.js';
+import type { RunResult, UnallocatedBreakdown } from './replay.js';
 import { TASK_KINDS, type TaskKind } from './trace.js';
 
 export interface CurveSummary {
@@ -40,9 +40,11 @@ export interface PolicyReport {
   /** Mean failed tasks per run by kind, over the tasks arriving up to 100% of capacity and over all. */
   readonly failedTo100: Readonly<Record<TaskKind, number>>;
   readonly failed: Readonly<Record<TaskKind, number>>;
+  /** Mean over seeds of each part of the unallocated GPU once the tasks arriving by 100% are in. */
+  readonly at100: Readonly<Record<keyof UnallocatedBreakdown, Summary>>;
   readonly tasksPerRun: number;
   readonly secondsPerRun: number;
-  readonly runs: readonly { readonly seed: number; readonly unallocated: number; readonly seconds: number }[];
+  readonly runs: readonly { readonly seed: number; readonly unallocated: number; readonly at100: UnallocatedBreakdown; readonly seconds: number }[];
   readonly published: Published | null;
 }
 
@@ -79,6 +81,13 @@ function curveSummary(curves: readonly (readonly number[])[]): CurveSummary {
   return { mean: at.map((s) => s.mean), median: at.map((s) => s.median), min: at.map((s) => s.min), max: at.map((s) => s.max) };
 }
 
+const BREAKDOWN_PARTS: readonly (keyof UnallocatedBreakdown)[] = ['unallocated', 'idle', 'slivers', 'floor', 'bestPacking', 'floorAllPlaced'];
+
+/** Each part's summary over the runs (a null floorAllPlaced, shares beyond the cluster, counts as NaN: left out). */
+function breakdownSummary(runs: readonly RunResult[]): Record<keyof UnallocatedBreakdown, Summary> {
+  return Object.fromEntries(BREAKDOWN_PARTS.map((part) => [part, summarize(runs.map((r) => r.at100[part] ?? NaN))])) as Record<keyof UnallocatedBreakdown, Summary>;
+}
+
 function meanByKind(runs: readonly RunResult[], pick: (r: RunResult) => Readonly<Record<TaskKind, { tasks: number }>>): Record<TaskKind, number> {
   return Object.fromEntries(TASK_KINDS.map((k) => [k, summarize(runs.map((r) => pick(r)[k].tasks)).mean])) as Record<TaskKind, number>;
 }
@@ -109,9 +118,10 @@ export function policyReport(info: PolicyInfo, runs: readonly RunResult[], publi
     fragmentationRatio: curveSummary(runs.map((r) => r.curves.fragmentationRatio)),
     failedTo100: meanByKind(runs, (r) => r.failuresTo100),
     failed: meanByKind(runs, (r) => r.failures),
+    at100: breakdownSummary(runs),
     tasksPerRun: summarize(runs.map((r) => r.tasks)).mean,
     secondsPerRun: summarize(runs.map((r) => r.seconds)).mean,
-    runs: runs.map((r) => ({ seed: r.seed, unallocated: r.unallocatedAt100, seconds: r.seconds })),
+    runs: runs.map((r) => ({ seed: r.seed, unallocated: r.unallocatedAt100, at100: r.at100, seconds: r.seconds })),
     published: pub,
   };
 }
@@ -181,6 +191,30 @@ export function formatTrace(t: TraceReport, seeds: number): string {
         ...t.policies.map((p) => [p.policy, ...TASK_KINDS.map((k) => `${fixed(p.failedTo100[k], 1)} / ${fixed(p.failed[k], 1)}`)]),
       ]),
     );
+    out.push(
+      '',
+      'Unallocated GPU once the tasks arriving by 100% are in, % of capacity (mean over seeds): idle GPUs + slivers',
+      'left on shared GPUs. The packing floor is the least the shares placed by then leave however they are packed',
+      '(a range where no packing found meets the bound); slivers above it are what the placement lost:',
+    );
+    out.push(
+      table([
+        ['policy', 'unallocated', 'idle GPUs', 'slivers', 'packing floor', 'packing loss'],
+        ...t.policies.map((p) => {
+          const { unallocated, idle, slivers, floor, bestPacking } = p.at100;
+          const range = bestPacking.mean - floor.mean >= 0.005 ? `${fixed(floor.mean)}–${fixed(bestPacking.mean)}` : fixed(floor.mean);
+          return [p.policy, fixed(unallocated.mean), fixed(idle.mean), fixed(slivers.mean), range, fixed(Math.max(0, slivers.mean - floor.mean))];
+        }),
+      ]),
+    );
+    const all = t.policies[0]?.at100.floorAllPlaced;
+    if (all) {
+      out.push(
+        all.n > 0
+          ? `Had every share arriving by 100% been placed, no packing would leave less than ${fixed(all.mean)}% (a policy that drops shares can).`
+          : 'The shares arriving by 100% alone need more GPUs than the cluster has.',
+      );
+    }
   }
   if (t.online.length > 0) {
     out.push('', 'Online replay (arrive at creation_time, leave after the task lifetime; waiting tasks queue):');
