@@ -317,8 +317,9 @@ const NO_WASTE = new Float64Array(WASTE_STEPS + 1);
  *
  *   W[r] = r / 100 − V[r].
  *
- * Placing a share of size s into a rest r changes W by V[r] − V[r − s] − s/100: the bins the move
- * loses against the best packing (V[r] − price(s) − V[r − s] ≥ 0), less a constant per share. So
+ * Placing a share of size s into a rest r changes W by V[r] − V[r − s] − s/100: the devices the
+ * move loses against the best packing (V[r] − price(s) − V[r − s] ≥ 0) plus price(s) − s/100, the
+ * same wherever the share goes. So
  * among the devices a share fits, it goes where it loses least: into the rest a pattern of the
  * best packing leaves for it. An 81% share is priced a whole device when nothing but a rare 16%
  * fits its rest, so its 19% rest is all waste; a rest that holds an 81% share is worth a device,
